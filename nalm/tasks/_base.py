@@ -1,0 +1,49 @@
+"""What the trainer needs from a task: batched, seeded data for S runs at once.
+
+Tasks know nothing of models. A task is an immutable, validated config object; its data are a
+pure function of (task config, run seed, step), so a run's data stream does not depend on which
+other runs it is trained beside.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, Sequence, runtime_checkable
+
+import torch
+from torch import Tensor
+
+Split = Literal["interpolation", "extrapolation"]
+
+
+@runtime_checkable
+class Task(Protocol):
+    """Protocol implemented by every task (static arithmetic, single-module, the article's demo)."""
+
+    @property
+    def in_features(self) -> int: ...
+
+    @property
+    def out_features(self) -> int: ...
+
+    def train_batch(
+        self,
+        seeds: Sequence[int],
+        step: int,
+        batch_size: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> tuple[Tensor, Tensor]:
+        """Inputs ``[S, B, I]`` and targets ``[S, B, O]`` for every run seed at iteration ``step``."""
+        ...
+
+    def evaluation_set(
+        self,
+        split: Split,
+        seeds: Sequence[int],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> tuple[Tensor, Tensor]:
+        """Fixed evaluation inputs ``[S or 1, N, I]`` (broadcastable) and targets ``[S, N, O]``."""
+        ...

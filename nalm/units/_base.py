@@ -1,0 +1,88 @@
+"""The training contract every nalm unit follows.
+
+A unit is a plain ``torch.nn.Module``. Training code (nalm's trainer or your own loop) needs three
+things from it, and gets them only through this contract:
+
+``regularizers() -> dict[str, Tensor]``
+    Named penalty terms, *unscaled*. The loop multiplies each by a schedule it owns (for example
+    ``λ̂ · S_lin(t)`` for ``"sparsity"``) and adds it to the loss. Terms with the same name are summed
+    over the layers of a network before scaling, which is how the reference experiments share one λ
+    across layers. Names in use: ``"sparsity"`` (NAU/NMU-style), ``"l1"`` (NPU's β‖θ‖₁),
+    ``"inalu"`` (iNALU's saturation penalty), ``"npu_weight"``/``"npu_gate"`` (modified RealNPU).
+
+``project_() -> None``
+    The post-step projection, called by the loop right after ``optimizer.step()`` (e.g. NMU clamps
+    ``W`` to [0, 1] in place). A no-op for units that have none.
+
+``train()`` / ``eval()``
+    Units whose behaviour differs in training (sNMU noise, NMRU's ε, NRU's surrogate) read
+    ``self.training`` like any PyTorch module.
+
+Two more methods serve metrics, not training: ``effective_weights()`` returns the weights the unit
+actually applies (after tanh·σ, clamps, ...), used for the sparsity error, and ``extra_repr()``.
+
+Stacked runs
+------------
+Every parameter may carry extra *leading* dimensions (a run axis): a parameter declared ``[O, I]``
+may be stored ``[S, O, I]``. Forward passes then take inputs ``[S, B, I]`` and return ``[S, B, O]``;
+regularizers reduce over a parameter's own dimensions only and return a tensor of shape ``[S]``
+(a 0-d tensor for an ordinary unit). This is what lets the trainer run S independent seeds as one
+program without ``vmap``; units get it by writing shape-generic code (``x @ W.mT``, reductions over
+negative dims).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class ArithmeticUnit(nn.Module):
+    """Base class for nalm units: holds sizes, the factory kwargs and the default (empty) contract."""
+
+    in_features: int
+    out_features: int
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(
+                f"in_features and out_features must be positive, got {in_features} and {out_features}"
+            )
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+
+    def reset_parameters(self) -> None:  # pragma: no cover - every unit overrides
+        raise NotImplementedError
+
+    def regularizers(self) -> dict[str, Tensor]:
+        """Unscaled penalty terms by name; empty when the unit has none."""
+        return {}
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Post-step projection of the raw parameters, in place; none by default."""
+
+    def effective_weights(self) -> dict[str, Tensor]:
+        """The weight matrices the unit applies, as used for the sparsity error."""
+        return {}
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def factory_kwargs(device: Any, dtype: Any) -> dict[str, Any]:
+    return {"device": device, "dtype": dtype}
+
+
+def sparsity_distance(w: Tensor) -> Tensor:
+    """Elementwise distance of a weight to the nearest of {-1, 0, 1}: ``min(|w|, |1 - |w||)``."""
+    a = w.abs()
+    return torch.minimum(a, (1 - a).abs())
+
+
+def mean_over_last(t: Tensor, ndim: int) -> Tensor:
+    """Mean over a parameter's own ``ndim`` trailing dimensions, keeping any leading run axes."""
+    return t.mean(dim=tuple(range(-ndim, 0)))

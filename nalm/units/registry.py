@@ -1,0 +1,38 @@
+"""Stable lowercase names for every unit; ``nalm.create(name, in_features, out_features, **options)``.
+
+Adding a unit: write ``nalm/units/<name>.py``, add one line to ``_UNITS`` below, add
+``tests/units/test_<name>.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ._base import ArithmeticUnit
+from .nac import NAC, NACMul
+from .nalu import NALU
+
+_UNITS: dict[str, Callable[..., ArithmeticUnit]] = {
+    "nac": NAC,
+    "nac_mul": NACMul,
+    "nalu": NALU,
+}
+
+
+def available_units() -> list[str]:
+    """Registered unit names, sorted."""
+    return sorted(_UNITS)
+
+
+def unit_class(name: str) -> Callable[..., ArithmeticUnit]:
+    try:
+        return _UNITS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown unit {name!r}; available: {', '.join(available_units())}"
+        ) from None
+
+
+def create(name: str, in_features: int, out_features: int, **options: Any) -> ArithmeticUnit:
+    """Build a unit by its registry name, e.g. ``create("nmu", 2, 1)``."""
+    return unit_class(name)(in_features, out_features, **options)
