@@ -1,0 +1,1 @@
+"""Command-line front end (``nalm ...``). Thin: parses, validates, calls the library, prints."""
