@@ -9,13 +9,40 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._base import ArithmeticUnit
+from .baselines import Linear, ReLU, ReLU6
+from .gated_nau_nmu import GatedNAUNMU
+from .gnalu import GNALU
+from .inalu import INALU
 from .nac import NAC, NACMul
+from .nac_mul_controls import NACMulNMU, NACMulSigma
 from .nalu import NALU
+from .nau import NAU
+from .nmru import NMRU
+from .nmu import NMU
+from .npu import NPU, NaiveNPU, RealNPU
+from .nru import NRU
+from .snmu import SNMU
 
 _UNITS: dict[str, Callable[..., ArithmeticUnit]] = {
     "nac": NAC,
     "nac_mul": NACMul,
     "nalu": NALU,
+    "nau": NAU,
+    "nmu": NMU,
+    "snmu": SNMU,
+    "gnalu": GNALU,
+    "inalu": INALU,
+    "npu": NPU,
+    "real_npu": RealNPU,
+    "naive_npu": NaiveNPU,
+    "nru": NRU,
+    "nmru": NMRU,
+    "nac_mul_sigma": NACMulSigma,
+    "nac_mul_nmu": NACMulNMU,
+    "gated_nau_nmu": GatedNAUNMU,
+    "linear": Linear,
+    "relu": ReLU,
+    "relu6": ReLU6,
 }
 
 

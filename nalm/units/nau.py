@@ -1,0 +1,90 @@
+"""NAU — the Neural Addition Unit of Madsen & Johansen 2020.
+
+A. Madsen, A. R. Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv:2001.05016. Checked against
+their reference code (stable-nalu, ``ReRegualizedLinearNACLayer``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from ._base import ArithmeticUnit, factory_kwargs, mean_over_last, sparsity_distance
+from ._init import glorot_uniform_radius, nau_uniform_radius
+from ._options import check_choice
+
+OOBMode = Literal["clip", "regualized"]
+NAUInit = Literal["madsen", "glorot"]
+
+
+class NAU(ArithmeticUnit):
+    """Linear addition/subtraction unit: ``y = x clamp(W, −1, 1)ᵀ``, no bias.
+
+    Parameter ``W`` ``[out, in]``. The forward pass always clamps W to [−1, 1] (zero gradient where the
+    clamp is active). ``oob_mode``:
+
+    * ``"clip"`` (default, every reference run): ``project_()`` also clamps the stored W in place.
+    * ``"regualized"`` (the reference's spelling): no projection; ``regularizers()`` adds
+      ``"oob" = mean(relu(|W| − 1))``, which the reference weights 1 with no schedule.
+
+    Regularizer ``"sparsity" = mean(min(|W|, |1 − |W||))`` on the raw W (the "linear" shape), to be
+    scaled by ``λ̂ · S_lin(t)`` by the training loop.
+
+    Initialisation: ``"madsen"`` (default, reference code) is U[−r, r] with the Glorot-uniform bound
+    capped at 0.5; ``"glorot"`` is the paper's plain Glorot uniform.
+
+    Domain: all of ℝ; the output is exact for integer-valued W and never NaN for finite inputs
+    (it overflows only where ``x Wᵀ`` itself does).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        oob_mode: OOBMode = "clip",
+        init: NAUInit = "madsen",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(in_features, out_features)
+        check_choice("oob_mode", oob_mode, ("clip", "regualized"))
+        check_choice("init", init, ("madsen", "glorot"))
+        self.oob_mode = oob_mode
+        self.init = init
+        self.W = nn.Parameter(torch.empty(out_features, in_features, **factory_kwargs(device, dtype)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.init == "madsen":
+            r = nau_uniform_radius(self.in_features, self.out_features)
+        else:
+            r = glorot_uniform_radius(self.in_features, self.out_features)
+        with torch.no_grad():
+            self.W.uniform_(-r, r)
+
+    @property
+    def weight(self) -> Tensor:
+        return self.W.clamp(-1.0, 1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x @ self.weight.mT
+
+    def regularizers(self) -> dict[str, Tensor]:
+        terms = {"sparsity": mean_over_last(sparsity_distance(self.W), 2)}
+        if self.oob_mode == "regualized":
+            terms["oob"] = mean_over_last(torch.relu(self.W.abs() - 1), 2)
+        return terms
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        if self.oob_mode == "clip":
+            self.W.clamp_(-1.0, 1.0)
+
+    def effective_weights(self) -> dict[str, Tensor]:
+        return {"W": self.weight}
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, oob_mode={self.oob_mode!r}, init={self.init!r}"
