@@ -1,0 +1,106 @@
+"""Model recipes: a chain of registered units, built per seed exactly as a single run would be."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from nalm.errors import ConfigError
+from nalm.units import ArithmeticUnit, available_units, create
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """``units[0]: in → hidden``, …, ``units[-1]: hidden → out``; one unit maps ``in → out``.
+
+    ``options[i]`` are keyword options of layer i's unit (e.g. ``{"init": "article"}``).
+    """
+
+    units: tuple[str, ...]
+    in_features: int
+    out_features: int = 1
+    hidden: int = 2
+    options: tuple[Mapping[str, Any], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.units:
+            raise ConfigError("units: a model needs at least one unit")
+        known = available_units()
+        for name in self.units:
+            if name not in known:
+                raise ConfigError(f"units: unknown unit {name!r}; available: {', '.join(known)}")
+        if self.in_features < 1 or self.out_features < 1 or self.hidden < 1:
+            raise ConfigError("in_features/out_features/hidden: must be positive")
+        if self.options and len(self.options) != len(self.units):
+            raise ConfigError(
+                f"options: need one mapping per unit ({len(self.units)}), got {len(self.options)}"
+            )
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.in_features] + [self.hidden] * (len(self.units) - 1) + [self.out_features]
+
+    def build(
+        self, seed: int, *, device: Any = None, dtype: torch.dtype = torch.float32
+    ) -> nn.Sequential:
+        """The network of one run. Seeding matches stable-nalu: ``manual_seed(seed)``, build, then
+        ``reset_parameters()`` once more (its stored parameters come from the second draw)."""
+        sizes = self.sizes
+        options = self.options or tuple({} for _ in self.units)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layers = [
+                create(name, sizes[i], sizes[i + 1], device=device, dtype=dtype, **dict(opts))
+                for i, (name, opts) in enumerate(zip(self.units, options))
+            ]
+            for layer in layers:
+                layer.reset_parameters()
+        return nn.Sequential(*layers)
+
+    def describe(self) -> str:
+        return " → ".join(
+            f"{name}({a}→{b})" for name, a, b in zip(self.units, self.sizes, self.sizes[1:])
+        )
+
+
+def stack_modules(modules: Sequence[nn.Module]) -> nn.Module:
+    """One module whose parameters and buffers carry a leading run axis ``[S, ...]``.
+
+    Works because nalm units are shape-generic (see ``nalm.units._base``): the stacked module runs
+    all S networks in one forward pass, and every op stays independent per run.
+    """
+    if not modules:
+        raise ValueError("stack_modules needs at least one module")
+    stacked = copy.deepcopy(modules[0])
+    for name, _ in modules[0].named_parameters():
+        owner, attr = _owner(stacked, name)
+        value = torch.stack([m.get_parameter(name).detach() for m in modules])
+        setattr(owner, attr, nn.Parameter(value))
+    for name, _ in modules[0].named_buffers():
+        owner, attr = _owner(stacked, name)
+        owner.register_buffer(attr, torch.stack([m.get_buffer(name) for m in modules]))
+    return stacked
+
+
+def unstack_module(stacked: nn.Module, index: int, template: nn.Module) -> nn.Module:
+    """Run ``index`` of a stacked module as an ordinary module (a copy of ``template``)."""
+    single = copy.deepcopy(template)
+    with torch.no_grad():
+        for name, p in single.named_parameters():
+            p.copy_(stacked.get_parameter(name)[index])
+        for name, b in single.named_buffers():
+            b.copy_(stacked.get_buffer(name)[index])
+    return single
+
+
+def _owner(root: nn.Module, dotted: str) -> tuple[nn.Module, str]:
+    path, _, attr = dotted.rpartition(".")
+    return (root.get_submodule(path) if path else root), attr
+
+
+def arithmetic_layers(model: nn.Module) -> list[ArithmeticUnit]:
+    return [m for m in model.modules() if isinstance(m, ArithmeticUnit)]

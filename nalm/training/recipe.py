@@ -1,0 +1,88 @@
+"""Training recipes: optimiser, iterations, regularizer schedules and the small extension points
+(gradient clipping per run, hooks) that unit-specific protocols need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping, Protocol, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from nalm.errors import ConfigError
+
+from .schedules import Schedule
+
+OptimizerName = Literal["adam", "rmsprop", "sgd"]
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: OptimizerName = "adam"
+    lr: float = 1e-3
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in ("adam", "rmsprop", "sgd"):
+            raise ConfigError(f"optimizer: unknown optimizer {self.name!r} (adam, rmsprop, sgd)")
+        if not self.lr > 0:
+            raise ConfigError(f"lr: must be positive, got {self.lr}")
+
+    def build(self, params: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
+        # Every torch optimiser used here is elementwise, so one optimiser over stacked parameters
+        # is exactly S independent optimisers (the step counter is shared, and equal anyway).
+        cls = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
+        options = dict(self.options)
+        if self.name in ("adam", "sgd"):
+            # The fused kernel is one call for all parameters: ~3x less per-step overhead on CPU.
+            options.setdefault("fused", True)
+        else:
+            options.setdefault("foreach", True)
+        return cls[self.name](params, lr=self.lr, **options)
+
+
+class HookContext(Protocol):
+    """What a hook may read or do; implemented by the trainer."""
+
+    seeds: Sequence[int]
+    last_interpolation_mse: Tensor  # [S]
+
+    def reinitialize(self, runs: Tensor, step: int) -> None:
+        """Re-draw the parameters of the given runs (bool mask [S]); optimiser state is kept."""
+        ...
+
+
+class TrainingHook(Protocol):
+    """Called after every update (after projection). Keep it cheap; it runs in the hot loop."""
+
+    def after_step(self, step: int, model: nn.Module, context: HookContext) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """How to train one cell. ``iterations`` updates (t = 0 … iterations−1); evaluation before the
+    update whenever ``t % eval_every == 0``, and once more after the last update."""
+
+    iterations: int
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    batch_size: int = 128
+    eval_every: int = 1000
+    regularizers: Mapping[str, Schedule] = field(default_factory=dict)
+    clip_grad_value: float | None = None
+    clip_grad_norm: float | None = None  # per run: never a norm across runs
+    hooks: tuple[TrainingHook, ...] = ()
+    early_stop_after: int | None = None  # stop a run after K consecutive solved evaluations
+    record_train_loss: bool = False
+
+    def __post_init__(self) -> None:
+        if self.iterations < 0:
+            raise ConfigError(f"iterations: must be >= 0, got {self.iterations}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size: must be positive, got {self.batch_size}")
+        if self.eval_every < 1:
+            raise ConfigError(f"eval_every: must be positive, got {self.eval_every}")
+        for name, value in (("clip_grad_value", self.clip_grad_value), ("clip_grad_norm", self.clip_grad_norm)):
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name}: must be positive, got {value}")
+        if self.early_stop_after is not None and self.early_stop_after < 1:
+            raise ConfigError(f"early_stop_after: must be >= 1, got {self.early_stop_after}")

@@ -1,0 +1,328 @@
+"""The batched trainer: S independent runs of one cell trained as one program.
+
+Parameters of the S networks are stacked along a leading run axis and trained by one optimiser.
+Everything that couples runs in a naive implementation is kept per run here, so the result is
+*exactly* S independent runs:
+
+- the loss is the sum of per-run losses, so each run's gradient is that of its own loss;
+- optimisers are elementwise (Adam, RMSProp, SGD), so one update over stacked tensors equals S
+  separate updates;
+- gradient-norm clipping uses each run's own norm;
+- a run whose loss or gradients turn non-finite is marked diverged at that step and its parameters
+  are frozen at their last finite values; the other runs never see it;
+- each run's data come from its own seeded stream (the task's contract).
+
+The trainer knows units only through their contract (``regularizers``, ``project_``,
+``train``/``eval``, ``effective_weights`` via the sparsity metric).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nalm.results import LearningCurve, RunResult
+from nalm.tasks._base import Task
+from nalm.units import ArithmeticUnit
+from ._shims import sparsity_error
+
+from .model import ModelSpec, stack_modules
+from .recipe import TrainRecipe
+from .schedules import ScheduleState
+
+# Evaluation inputs are processed in chunks so that S runs × N rows never materialise at once.
+_EVAL_ELEMENTS_PER_CHUNK = 1 << 22
+
+
+@dataclass
+class TrainOutput:
+    runs: list[RunResult]
+    model: nn.Module  # the stacked model after training, parameters [S, ...]
+    threshold: float
+    wall_time_s: float
+    seed_iterations_per_second: float
+    train_loss: Tensor | None = None  # [iterations, S] training MSE per update, if recorded
+
+
+class _Context:
+    """State shared with hooks (see ``recipe.HookContext``)."""
+
+    def __init__(self, trainer: "_BatchedTraining") -> None:
+        self._trainer = trainer
+        self.seeds = trainer.seeds
+
+    @property
+    def last_interpolation_mse(self) -> Tensor:
+        return self._trainer.schedule_state.last_interpolation_mse
+
+    def reinitialize(self, runs: Tensor, step: int) -> None:
+        self._trainer.reinitialize(runs, step)
+
+
+class _BatchedTraining:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        task: Task,
+        seeds: Sequence[int],
+        recipe: TrainRecipe,
+        *,
+        device: Any,
+        dtype: torch.dtype,
+    ) -> None:
+        if len(seeds) == 0:
+            raise ValueError("seeds: need at least one run")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds: must be distinct")
+        if (task.in_features, task.out_features) != (spec.in_features, spec.out_features):
+            raise ValueError(
+                f"model maps {spec.in_features}→{spec.out_features} but the task has "
+                f"{task.in_features} inputs and {task.out_features} outputs"
+            )
+        self.spec, self.task, self.recipe = spec, task, recipe
+        self.seeds = [int(s) for s in seeds]
+        self.device, self.dtype = torch.device(device or "cpu"), dtype
+        runs = len(self.seeds)
+        self.model = stack_modules(
+            [spec.build(s, device=self.device, dtype=dtype) for s in self.seeds]
+        )
+        self.model.train()
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = recipe.optimizer.build(self.params)
+        self.alive = torch.ones(runs, dtype=torch.bool, device=self.device)
+        self.diverged_at = torch.full((runs,), -1, dtype=torch.long)
+        self.stopped = torch.zeros(runs, dtype=torch.bool, device=self.device)
+        self.schedule_state = ScheduleState(
+            last_interpolation_mse=torch.full((runs,), float("inf"), dtype=dtype, device=self.device)
+        )
+        self.context = _Context(self)
+        self.eval_sets = {
+            split: task.evaluation_set(split, self.seeds, device=self.device, dtype=dtype)
+            for split in ("interpolation", "extrapolation")
+        }
+        self.layers = [m for m in self.model.modules() if isinstance(m, ArithmeticUnit)]
+        # Only layers that override the contract's no-op methods are called in the hot loop.
+        self.projecting = [m for m in self.layers if type(m).project_ is not ArithmeticUnit.project_]
+        self.regularized = [
+            m for m in self.layers if type(m).regularizers is not ArithmeticUnit.regularizers
+        ]
+        self.any_frozen = False
+        self.curve_steps: list[int] = []
+        self.curve_values: list[Tensor] = []  # each [3, S]: interpolation, extrapolation, sparsity
+        self.stopped_at = torch.full((runs,), -1, dtype=torch.long)
+
+    # -- evaluation -------------------------------------------------------------------------
+    @torch.no_grad()
+    def _mse(self, x: Tensor, y: Tensor) -> Tensor:
+        runs, rows = y.shape[0], y.shape[-2]
+        chunk = max(1, _EVAL_ELEMENTS_PER_CHUNK // max(1, runs * x.shape[-1] * 8))
+        total = torch.zeros(runs, dtype=torch.float64, device=y.device)
+        for start in range(0, rows, chunk):
+            pred = self.model(x[..., start : start + chunk, :])
+            err = (pred - y[..., start : start + chunk, :]).to(torch.float64)
+            total += err.square().sum(dim=(-2, -1))
+        return (total / (rows * y.shape[-1])).to(self.dtype)
+
+    @torch.no_grad()
+    def evaluate(self, step: int) -> Tensor:
+        self.model.eval()
+        try:
+            interpolation = self._mse(*self.eval_sets["interpolation"])
+            extrapolation = self._mse(*self.eval_sets["extrapolation"])
+            sparsity = sparsity_error(self.model).to(self.dtype)
+        finally:
+            self.model.train()
+        values = torch.stack([interpolation, extrapolation, sparsity])
+        # Runs that diverged or stopped are not logged any more (as the reference logs end).
+        logged = self.alive & ~self.stopped
+        self.curve_steps.append(step)
+        self.curve_values.append(
+            torch.where(logged, values, torch.full_like(values, float("nan"))).cpu()
+        )
+        self.schedule_state.last_interpolation_mse = torch.where(
+            logged, interpolation, self.schedule_state.last_interpolation_mse
+        )
+        return values
+
+    # -- hooks' extension point ---------------------------------------------------------------
+    @torch.no_grad()
+    def reinitialize(self, runs: Tensor, step: int) -> None:
+        for index in torch.nonzero(runs.cpu()).flatten().tolist():
+            # A fresh draw that depends only on (seed, step), so it is the same in any batch.
+            fresh = self.spec.build(
+                hash((self.seeds[index], step)) & 0x7FFFFFFF, device=self.device, dtype=self.dtype
+            )
+            for name, p in fresh.named_parameters():
+                self.model.get_parameter(name)[index].copy_(p)
+
+    # -- one update -----------------------------------------------------------------------------
+    def _regularization(self, step: int) -> Tensor | None:
+        schedules = self.recipe.regularizers
+        if not schedules or not self.regularized:
+            return None
+        scales = {name: schedule(step, self.schedule_state) for name, schedule in schedules.items()}
+        active = {n for n, s in scales.items() if isinstance(s, Tensor) or s != 0.0}
+        if not active:
+            return None
+        # Same-named terms are summed over layers, then scaled once (one shared λ, as the papers).
+        totals: dict[str, Tensor] = {}
+        for layer in self.regularized:
+            for name, value in layer.regularizers().items():
+                if name in active:
+                    totals[name] = totals[name] + value if name in totals else value
+        penalty: Tensor | None = None
+        for name, total in totals.items():
+            term = scales[name] * total
+            penalty = term if penalty is None else penalty + term
+        return penalty
+
+    def step(self, step: int, x: Tensor, y: Tensor, train_loss: Tensor | None) -> None:
+        recipe = self.recipe
+        pred = self.model(x)
+        mse = (pred - y).square().mean(dim=(-2, -1))  # [S]
+        penalty = self._regularization(step)
+        loss = mse if penalty is None else mse + penalty
+        if train_loss is not None:
+            train_loss[step] = mse.detach()
+        for p in self.params:
+            p.grad = None
+        loss.sum().backward()
+
+        grads = [p.grad for p in self.params]
+        # One finiteness check per run over its loss and every gradient entry.
+        finite = torch.cat([loss.detach()[:, None]] + [g.flatten(1) for g in grads], 1)
+        finite = torch.isfinite(finite).all(dim=1)
+        if recipe.clip_grad_value is not None:
+            torch._foreach_clamp_min_(grads, -recipe.clip_grad_value)
+            torch._foreach_clamp_max_(grads, recipe.clip_grad_value)
+        if recipe.clip_grad_norm is not None:
+            self._clip_norm_per_run(recipe.clip_grad_norm)
+        if not bool(finite.all()):
+            newly_diverged = self.alive & ~finite
+            if bool(newly_diverged.any()):
+                self.diverged_at[newly_diverged.cpu()] = step
+                self.alive &= finite
+                self.any_frozen = True
+        if self.any_frozen:
+            frozen = ~self.alive | self.stopped
+            keep = [p.detach().clone() for p in self.params]
+        self.optimizer.step()
+        with torch.no_grad():
+            if self.any_frozen:
+                for p, old in zip(self.params, keep):
+                    mask = frozen.view(-1, *([1] * (p.dim() - 1)))
+                    p.copy_(torch.where(mask, old, p))
+            for layer in self.projecting:
+                layer.project_()
+        for hook in recipe.hooks:
+            hook.after_step(step, self.model, self.context)
+
+    def _clip_norm_per_run(self, max_norm: float) -> None:
+        squares = sum(p.grad.square().flatten(1).sum(dim=1) for p in self.params)
+        coef = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)  # as clip_grad_norm_
+        for p in self.params:
+            p.grad.mul_(coef.view(-1, *([1] * (p.dim() - 1))))
+
+
+def train(
+    spec: ModelSpec,
+    task: Task,
+    seeds: Sequence[int],
+    recipe: TrainRecipe,
+    *,
+    threshold: float,
+    device: Any = None,
+    dtype: torch.dtype = torch.float32,
+    progress: Callable[[int], None] | None = None,
+) -> TrainOutput:
+    """Train one run per seed, all at once, and score every run against ``threshold``.
+
+    ``progress(n)`` is called with the number of updates done since its last call.
+    """
+    start_time = time.perf_counter()
+    state = _BatchedTraining(spec, task, seeds, recipe, device=device, dtype=dtype)
+    runs = len(state.seeds)
+    train_loss = (
+        torch.full((recipe.iterations, runs), float("nan"), dtype=dtype, device=state.device)
+        if recipe.record_train_loss
+        else None
+    )
+    consecutive_solved = torch.zeros(runs, dtype=torch.long, device=state.device)
+    last_reported = 0
+    for step in range(recipe.iterations + 1):
+        if step % recipe.eval_every == 0 or step == recipe.iterations:
+            values = state.evaluate(step)
+            if recipe.early_stop_after is not None:
+                solved = values[1] < threshold
+                consecutive_solved = torch.where(solved, consecutive_solved + 1, 0)
+                newly_stopped = (consecutive_solved >= recipe.early_stop_after) & ~state.stopped
+                if bool(newly_stopped.any()):
+                    state.stopped |= newly_stopped
+                    state.stopped_at[newly_stopped.cpu()] = step
+                    state.any_frozen = True
+            if progress is not None and step > last_reported:
+                progress(step - last_reported)
+                last_reported = step
+        if step == recipe.iterations:
+            break
+        if state.any_frozen and not bool((state.alive & ~state.stopped).any()):
+            break
+        x, y = task.train_batch(
+            state.seeds, step, recipe.batch_size, device=state.device, dtype=dtype
+        )
+        state.step(step, x, y, train_loss)
+    if progress is not None and recipe.iterations > last_reported:
+        progress(recipe.iterations - last_reported)
+    wall = time.perf_counter() - start_time
+    results = _score(state, threshold, recipe.iterations)
+    total_updates = sum(r.iterations for r in results)
+    return TrainOutput(
+        runs=results,
+        model=state.model,
+        threshold=threshold,
+        wall_time_s=wall,
+        seed_iterations_per_second=total_updates / wall if wall > 0 else float("nan"),
+        train_loss=train_loss,
+    )
+
+
+def _score(state: _BatchedTraining, threshold: float, iterations: int) -> list[RunResult]:
+    from ._shims import score_curves
+
+    steps = np.asarray(state.curve_steps, dtype=np.int64)
+    values = torch.stack(state.curve_values, dim=-1).to(torch.float64).numpy()  # [3, S, E]
+    scores = score_curves(steps, values[0], values[1], threshold)
+    results = []
+    for index, seed in enumerate(state.seeds):
+        diverged_at = int(state.diverged_at[index])
+        stopped_at = int(state.stopped_at[index])
+        # Updates performed: a diverged run's failing update is not applied.
+        done = diverged_at if diverged_at >= 0 else stopped_at if stopped_at >= 0 else iterations
+        score = scores[index]
+        results.append(
+            RunResult(
+                seed=seed,
+                status="diverged" if diverged_at >= 0 else "ok",
+                solved=score.solved,
+                solved_at=score.solved_at,
+                selected_step=score.selected_step,
+                interpolation_mse=float(values[0, index, score.selected_index]),
+                extrapolation_mse=float(values[1, index, score.selected_index]),
+                sparsity_error=float(values[2, index, score.selected_index]),
+                threshold=threshold,
+                iterations=done,
+                diverged_at=diverged_at if diverged_at >= 0 else None,
+                curve=LearningCurve(
+                    step=steps.tolist(),
+                    interpolation_mse=values[0, index].tolist(),
+                    extrapolation_mse=values[1, index].tolist(),
+                    sparsity_error=values[2, index].tolist(),
+                ),
+            )
+        )
+    return results
