@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from nalm.results import LearningCurve, RunResult
 from nalm.tasks._base import Task
 from nalm.units import ArithmeticUnit
-from ._shims import sparsity_error
+from nalm.units.sparsity import sparsity_error
 
 from .model import ModelSpec, stack_modules
 from .recipe import TrainRecipe

@@ -1,0 +1,158 @@
+"""The batched trainer must be exactly S independent runs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nalm.training import (
+    LinearRamp,
+    ModelSpec,
+    OptimizerSpec,
+    TrainRecipe,
+    stack_modules,
+    train,
+    unstack_module,
+)
+
+
+class SeededTask:
+    """A small task whose data depend only on (seed, step), drawn with torch's own generator —
+    deliberately not nalm's generator, so these tests check the trainer alone."""
+
+    in_features = 4
+    out_features = 1
+
+    def __init__(self, nan_seed: int | None = None, nan_from_step: int = 0) -> None:
+        self.nan_seed, self.nan_from_step = nan_seed, nan_from_step
+
+    def _rows(self, seed: int, salt: int, rows: int, dtype: torch.dtype) -> torch.Tensor:
+        g = torch.Generator().manual_seed(seed * 1_000_003 + salt)
+        return (torch.rand(rows, 4, generator=g, dtype=torch.float64) * 2 - 0.5).to(dtype)
+
+    def _target(self, x: torch.Tensor) -> torch.Tensor:
+        return (x[..., 0:1] + x[..., 1:2]) * (x[..., 1:2] + x[..., 2:3])
+
+    def train_batch(self, seeds, step, batch_size, *, device=None, dtype=torch.float32):
+        x = torch.stack([self._rows(s, step, batch_size, dtype) for s in seeds])
+        y = self._target(x)
+        if self.nan_seed in seeds and step >= self.nan_from_step:
+            y[list(seeds).index(self.nan_seed)] = float("nan")
+        return x, y
+
+    def evaluation_set(self, split, seeds, *, device=None, dtype=torch.float32):
+        x = self._rows(-1 if split == "interpolation" else -2, 10**9, 256, dtype)[None]
+        x = x * (1 if split == "interpolation" else 3)
+        return x, self._target(x).expand(len(seeds), -1, -1)
+
+
+SPEC = ModelSpec(("nau", "nmu"), in_features=4, out_features=1, hidden=2)
+RECIPE = TrainRecipe(
+    iterations=2000,
+    batch_size=16,
+    eval_every=250,
+    optimizer=OptimizerSpec("adam", 1e-2),
+    regularizers={"sparsity": LinearRamp(10.0, 500, 1500)},
+)
+
+
+def assert_rel_close(actual: torch.Tensor, expected: torch.Tensor, rtol: float) -> None:
+    """Relative to the tensor's scale: max |a − b| <= rtol · max |b| (elementwise relative error
+    is meaningless for entries that sit near 0 while the rest are O(1))."""
+    scale = expected.abs().max().item()
+    diff = (actual - expected).abs().max().item()
+    assert diff <= rtol * scale, f"max diff {diff:.3e} > {rtol:.0e} x scale {scale:.3e}"
+
+
+def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_run_in_batch_equals_run_alone(dtype: torch.dtype, rtol: float) -> None:
+    task, seeds = SeededTask(), [3, 11, 5, 8]
+    batch = train(SPEC, task, seeds, RECIPE, threshold=1e-6, dtype=dtype)
+    for index, seed in enumerate(seeds):
+        alone = train(SPEC, task, [seed], RECIPE, threshold=1e-6, dtype=dtype)
+        # identical data stream
+        xb, yb = task.train_batch(seeds, 1234, 16, dtype=dtype)
+        xa, ya = task.train_batch([seed], 1234, 16, dtype=dtype)
+        assert torch.equal(xb[index], xa[0]) and torch.equal(yb[index], ya[0])
+        for name, value in _params(alone.model).items():
+            batched = batch.model.get_parameter(name)[index].detach()
+            assert_rel_close(batched, value[0], rtol)
+        assert batch.runs[index].curve.step == alone.runs[0].curve.step
+        for key in ("interpolation_mse", "extrapolation_mse", "sparsity_error"):
+            got = getattr(batch.runs[index].curve, key)
+            want = getattr(alone.runs[0].curve, key)
+            assert got == pytest.approx(want, rel=rtol * 100, abs=1e-30)
+
+
+def test_training_actually_moves_the_parameters() -> None:
+    # Guards the equivalence test against a trainer that does nothing.
+    out = train(SPEC, SeededTask(), [3], RECIPE, threshold=1e-6, dtype=torch.float64)
+    initial = SPEC.build(3, dtype=torch.float64)
+    moved = max(
+        (out.model.get_parameter(n)[0] - p).abs().max().item() for n, p in initial.named_parameters()
+    )
+    assert moved > 0.05
+    assert out.runs[0].curve.interpolation_mse[-1] < out.runs[0].curve.interpolation_mse[0] / 10
+
+
+def test_diverged_run_is_isolated_and_frozen() -> None:
+    seeds, bad = [3, 11, 5, 8], 5
+    clean = train(SPEC, SeededTask(), seeds, RECIPE, threshold=1e-6)
+    poisoned = train(SPEC, SeededTask(nan_seed=bad, nan_from_step=700), seeds, RECIPE, threshold=1e-6)
+    bad_index = seeds.index(bad)
+    run = poisoned.runs[bad_index]
+    assert run.status == "diverged" and run.diverged_at == 700 and run.iterations == 700
+    # Frozen at the parameters it had before the failing update: equal to the clean run at step
+    # 700, which we get by training the clean run alone for 700 updates.
+    recipe700 = TrainRecipe(**{**RECIPE.__dict__, "iterations": 700})
+    ref = train(SPEC, SeededTask(), [bad], recipe700, threshold=1e-6)
+    for name, value in _params(ref.model).items():
+        frozen = poisoned.model.get_parameter(name)[bad_index].detach()
+        assert torch.isfinite(frozen).all()
+        torch.testing.assert_close(frozen, value[0], rtol=1e-5, atol=1e-7)
+    # No evaluation is logged after divergence.
+    steps = run.curve.step
+    assert all(math.isnan(v) for s, v in zip(steps, run.curve.interpolation_mse) if s > 700)
+    # Every other run is bit-identical to the same batch without the poison.
+    for index, seed in enumerate(seeds):
+        if seed == bad:
+            continue
+        assert poisoned.runs[index].status == "ok"
+        for name, value in _params(clean.model).items():
+            assert torch.equal(poisoned.model.get_parameter(name)[index], value[index]), name
+        assert poisoned.runs[index].curve == clean.runs[index].curve
+
+
+def test_per_run_gradient_norm_clipping_is_not_global() -> None:
+    seeds = [3, 11]
+    recipe = TrainRecipe(**{**RECIPE.__dict__, "iterations": 300, "clip_grad_norm": 0.01})
+    batch = train(SPEC, SeededTask(), seeds, recipe, threshold=1e-6, dtype=torch.float64)
+    alone = train(SPEC, SeededTask(), [11], recipe, threshold=1e-6, dtype=torch.float64)
+    for name, value in _params(alone.model).items():
+        assert_rel_close(batch.model.get_parameter(name)[1].detach(), value[0], 1e-12)
+
+
+def test_early_stop_freezes_solved_runs() -> None:
+    recipe = TrainRecipe(**{**RECIPE.__dict__, "early_stop_after": 2})
+    out = train(SPEC, SeededTask(), [3, 11], recipe, threshold=1e9)  # every run "solved" at once
+    for run in out.runs:
+        assert run.status == "ok" and run.iterations == RECIPE.eval_every  # stopped at 2nd eval
+        assert run.solved and run.solved_at == 0
+
+
+def test_stack_and_unstack_round_trip() -> None:
+    nets = [SPEC.build(s) for s in (1, 2, 3)]
+    stacked = stack_modules(nets)
+    x = torch.rand(3, 7, 4)
+    y = stacked(x)
+    for i, net in enumerate(nets):
+        torch.testing.assert_close(y[i], net(x[i]))
+        single = unstack_module(stacked, i, SPEC.build(0))
+        for (n, p), (_, q) in zip(single.named_parameters(), net.named_parameters()):
+            assert torch.equal(p, q), n
