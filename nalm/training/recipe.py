@@ -53,7 +53,10 @@ class HookContext(Protocol):
 
 
 class TrainingHook(Protocol):
-    """Called after every update (after projection). Keep it cheap; it runs in the hot loop."""
+    """``start`` is called once per training (reset any state there, so a recipe can be reused);
+    ``after_step`` after every update, after projection. Keep it cheap: it runs in the hot loop."""
+
+    def start(self, runs: int, iterations: int) -> None: ...
 
     def after_step(self, step: int, model: nn.Module, context: HookContext) -> None: ...
 

@@ -252,6 +252,8 @@ def train(
         if recipe.record_train_loss
         else None
     )
+    for hook in recipe.hooks:
+        hook.start(runs, recipe.iterations)
     consecutive_solved = torch.zeros(runs, dtype=torch.long, device=state.device)
     last_reported = 0
     for step in range(recipe.iterations + 1):

@@ -1,0 +1,90 @@
+"""Each unit's default training recipe, as the reference experiments ran it (units.md §14).
+
+Two settings: ``"madsen2020"`` — the two-layer network of the static arithmetic task (5·10⁶
+iterations; the *output* unit's regularizer schedule is shared by both layers), and
+``"primer2022"`` — one module on the single-module task (5·10⁴ iterations, per-module recipes).
+Schedules are given for the protocol's iteration count and scaled proportionally when a shorter
+(or longer) run is requested, so a quick profile keeps the same shape of training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+from nalm.errors import ConfigError
+
+from .hooks import INALUReinitialization
+from .recipe import OptimizerSpec, TrainRecipe
+from .schedules import GatedConstant, LinearRamp, Schedule, StepExponential
+
+Setting = Literal["madsen2020", "primer2022"]
+PROTOCOL_ITERATIONS: dict[str, int] = {"madsen2020": 5_000_000, "primer2022": 50_000}
+
+
+def _ramp(scale: float, start: int, end: int, factor: float) -> LinearRamp:
+    return LinearRamp(scale, round(start * factor), max(round(end * factor), round(start * factor) + 1))
+
+
+def default_recipe(
+    output_unit: str,
+    op: str,
+    *,
+    setting: Setting = "primer2022",
+    input_size: int = 2,
+    iterations: int | None = None,
+    lr: float | None = None,
+    batch_size: int = 128,
+    eval_every: int = 1000,
+) -> TrainRecipe:
+    """The reference recipe for a model whose arithmetic (last) unit is ``output_unit``."""
+    if setting not in PROTOCOL_ITERATIONS:
+        raise ConfigError(f"setting: unknown setting {setting!r} (madsen2020, primer2022)")
+    protocol = PROTOCOL_ITERATIONS[setting]
+    if setting == "primer2022" and input_size > 2 and output_unit in ("nau", "nru", "nmru"):
+        protocol = 100_000  # the redundant-input variants run twice as long
+    total = protocol if iterations is None else iterations
+    factor = total / protocol
+    optimizer = OptimizerSpec("adam", 1e-3)
+    regularizers: dict[str, Schedule] = {}
+    extra: dict[str, object] = {}
+
+    if setting == "madsen2020":
+        if output_unit in ("nmu", "nac_mul_nmu", "gated_nau_nmu", "snmu"):
+            regularizers["sparsity"] = _ramp(10.0, 1_000_000, 2_000_000, factor)
+        elif output_unit == "nau":
+            regularizers["sparsity"] = _ramp(0.01, 5_000, 50_000, factor)
+    else:
+        late = input_size > 2
+        start, end = (50_000, 75_000) if late else (20_000, 35_000)
+        if output_unit == "nau":
+            regularizers["sparsity"] = _ramp(0.01, start, end, factor)
+        elif output_unit in ("nmu", "snmu", "nac_mul_nmu", "gated_nau_nmu"):
+            regularizers["sparsity"] = _ramp(10.0, start, end, factor)
+        elif output_unit in ("npu", "real_npu", "naive_npu"):
+            optimizer = OptimizerSpec("adam", 5e-3)
+            beta = (1e-9, 1e-7) if op == "div" else (1e-7, 1e-5)
+            every = max(1, round(10_000 * factor))
+            regularizers["l1"] = StepExponential(beta[0], beta[1], 10.0, every)
+        elif output_unit == "inalu":
+            extra["clip_grad_value"] = 0.1
+            regularizers["inalu"] = GatedConstant(0.05, after=round(10_000 * factor), below=1.0)
+            extra["hooks"] = (INALUReinitialization(min_history=max(10, round(5000 * factor))),)
+        elif output_unit == "nru":
+            optimizer = OptimizerSpec("adam", 1e-3 if late else 1.0)
+            regularizers["sparsity"] = _ramp(10.0, start, end, factor)
+        elif output_unit == "nmru":
+            optimizer = OptimizerSpec("adam", 1e-2)
+            extra["clip_grad_norm"] = 1.0
+            regularizers["sparsity"] = _ramp(10.0, start, end, factor)
+
+    if lr is not None:
+        optimizer = replace(optimizer, lr=lr)
+    return TrainRecipe(
+        iterations=total,
+        optimizer=optimizer,
+        batch_size=batch_size,
+        eval_every=eval_every,
+        regularizers=regularizers,
+        **extra,  # type: ignore[arg-type]
+    )
