@@ -1,0 +1,487 @@
+"""SQLite results store: one file holds every benchmark run, its config and its learning curve.
+
+Guarantees the benchmark runner relies on:
+
+* **Resume without duplicates.** A run is identified by ``(config_hash, seed)`` (a UNIQUE constraint);
+  :meth:`ResultsStore.finished_seeds` tells the runner what to skip, and writing a run that is already
+  stored is a no-op, so two runners racing on one cell cannot duplicate it either.
+* **A killed process loses at most the cell in flight.** :meth:`ResultsStore.write_cell` writes all
+  runs of a cell, their curves and the cell's membership in one ``BEGIN IMMEDIATE`` transaction; SQLite's
+  journal rolls an interrupted transaction back on the next open, so a cell is either fully there or
+  absent.
+* **Several processes may write one file.** WAL mode lets readers proceed during a write, writers
+  serialise on SQLite's lock, and ``busy_timeout`` makes a writer wait for the lock instead of failing.
+
+Torch-free (the report reads the store on machines without torch).
+
+Non-finite metrics: SQLite stores ±inf as REAL but turns NaN into NULL, so a NULL in a metric column
+means NaN (a diverged run's MSE); :class:`RunResult` values come back as ``float('nan')``. Curves are
+stored as binary float64 columns, which keep NaN and ±inf bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from nalm.errors import ConfigError
+from nalm.results import LearningCurve, RunResult
+
+SCHEMA_VERSION = 1
+
+_STATUSES = ("ok", "diverged", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- which (suite, cell) a config belongs to: one config may serve several suites, its runs are stored once
+CREATE TABLE IF NOT EXISTS cells (
+    suite       TEXT NOT NULL,
+    cell        TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (suite, cell, config_hash)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id                         INTEGER PRIMARY KEY,
+    suite                      TEXT NOT NULL,
+    cell                       TEXT NOT NULL,
+    config_json                TEXT NOT NULL,
+    config_hash                TEXT NOT NULL,
+    seed                       INTEGER NOT NULL,
+    status                     TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed')),
+    solved                     INTEGER NOT NULL CHECK (solved IN (0, 1)),
+    solved_at                  INTEGER,
+    selected_step              INTEGER NOT NULL,
+    interpolation_mse          REAL,  -- NULL = NaN
+    extrapolation_mse          REAL,  -- NULL = NaN
+    sparsity_error             REAL,  -- NULL = NaN
+    threshold                  REAL NOT NULL,
+    threshold_policy           TEXT NOT NULL,
+    iterations                 INTEGER NOT NULL,
+    diverged_at                INTEGER,
+    wall_time_s                REAL,  -- of the whole cell, repeated on each of its runs
+    seed_iterations_per_second REAL,  -- of the whole cell
+    library_version            TEXT NOT NULL,
+    created_at                 TEXT NOT NULL,
+    UNIQUE (config_hash, seed)
+);
+CREATE INDEX IF NOT EXISTS runs_by_suite_cell ON runs (suite, cell);
+-- one row per run, each column a zlib-compressed little-endian array (int64 steps, float64 values)
+CREATE TABLE IF NOT EXISTS curves (
+    run_id            INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    n_points          INTEGER NOT NULL,
+    step              BLOB NOT NULL,
+    interpolation_mse BLOB NOT NULL,
+    extrapolation_mse BLOB NOT NULL,
+    sparsity_error    BLOB NOT NULL
+);
+"""
+
+
+class StoreError(ConfigError):
+    """The database cannot be used: missing, not a nalm store, newer schema, or a bad write request."""
+
+
+def canonical_config_json(config: Mapping[str, Any]) -> str:
+    """The config as canonical JSON (sorted keys, no whitespace): the text that is hashed and stored."""
+    if not isinstance(config, Mapping):
+        raise StoreError(f"a cell config must be a mapping, got {type(config).__name__}")
+    try:
+        return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cell config is not plain JSON data: {exc}") from None
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """SHA-256 of :func:`canonical_config_json`; equal configs hash equal whatever their key order."""
+    return hashlib.sha256(canonical_config_json(config).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run as stored: the trainer's :class:`RunResult` (its curve not loaded) plus bookkeeping."""
+
+    id: int
+    suite: str
+    cell: str
+    config: Mapping[str, Any]
+    config_hash: str
+    result: RunResult
+    threshold_policy: str
+    wall_time_s: float | None
+    seed_iterations_per_second: float | None
+    library_version: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """One (suite, cell, config) the store has runs for, in the order cells were first written."""
+
+    suite: str
+    cell: str
+    config_hash: str
+    config: Mapping[str, Any]
+    created_at: str
+
+
+def _metric_in(x: float) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _metric_out(x: float | None) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _pack(values: Sequence[float] | Sequence[int], dtype: str) -> bytes:
+    return zlib.compress(np.asarray(values, dtype=dtype).tobytes(), 1)
+
+
+def _unpack(blob: bytes, dtype: str, n: int) -> np.ndarray:
+    arr = np.frombuffer(zlib.decompress(blob), dtype=dtype)
+    if arr.size != n:
+        raise StoreError(f"curve blob holds {arr.size} values, expected {n}")
+    return arr
+
+
+def _default_library_version() -> str:
+    from nalm import __version__
+
+    return __version__
+
+
+class ResultsStore:
+    """A results database file. Use as a context manager; safe for several processes at once.
+
+    ``readonly=True`` never creates or changes anything (the report opens the store this way).
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False, busy_timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._conn: sqlite3.Connection | None = None
+        self._config_cache: dict[str, Mapping[str, Any]] = {}
+        try:
+            self._open(busy_timeout_s)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"{self.path}: cannot use as a results database ({exc})") from None
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connection ---------------------------------------------------------------------------------
+
+    def _open(self, busy_timeout_s: float) -> None:
+        if self.readonly:
+            if not self.path.is_file():
+                raise StoreError(f"{self.path}: no such results database")
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None)
+        else:
+            if self.path.exists() and not self.path.is_file():
+                raise StoreError(f"{self.path}: not a regular file")
+            conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+        self._conn = conn
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.readonly:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "runs", "curves", "cells"} <= tables:
+                raise StoreError(f"{self.path}: not a nalm results database")
+        else:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch to WAL journal mode (got {mode})")
+            # FULL: a committed cell survives power loss too, at the cost of one fsync per cell
+            conn.execute("PRAGMA synchronous = FULL")
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        conn = self._connection
+        if not self.readonly:
+            with self._transaction():
+                for statement in _SCHEMA.split(";"):  # no ';' inside _SCHEMA's comments
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: results database has no schema version")
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: results database schema {version} is newer than this nalm "
+                f"understands ({SCHEMA_VERSION}); upgrade nalm"
+            )
+
+    @property
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("results store is closed")
+        return self._conn
+
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            # IMMEDIATE takes the write lock now, so two writers queue on busy_timeout instead of
+            # deadlocking when both try to upgrade a read lock
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+
+    def _transaction(self) -> ResultsStore._Tx:
+        return ResultsStore._Tx(self._connection)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def finished_seeds(self, config: Mapping[str, Any]) -> set[int]:
+        """Seeds already stored for this config (any status, in any suite): the runner skips them."""
+        h = config_hash(config)
+        return {r[0] for r in self._connection.execute("SELECT seed FROM runs WHERE config_hash = ?", (h,))}
+
+    def write_cell(
+        self,
+        suite: str,
+        cell: str,
+        config: Mapping[str, Any],
+        runs: Iterable[RunResult],
+        *,
+        wall_time_s: float | None,
+        seed_iterations_per_second: float | None,
+        threshold_policy: str,
+        library_version: str | None = None,
+    ) -> int:
+        """Store the runs of one cell in one transaction; returns how many were new.
+
+        Runs whose ``(config_hash, seed)`` is already stored are skipped (their stored copy is kept).
+        The config is the identity of the cell's runs: put everything that changes a result in it —
+        model, task, ranges, iterations, schedules, threshold policy. If it carries a
+        ``threshold_policy`` key, it must equal the ``threshold_policy`` argument.
+        """
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        for name, value in (("suite", suite), ("cell", cell), ("threshold_policy", threshold_policy)):
+            if not isinstance(value, str) or not value:
+                raise StoreError(f"{name} must be a non-empty string, got {value!r}")
+        if "threshold_policy" in config and config["threshold_policy"] != threshold_policy:
+            raise StoreError(
+                f"cell {cell!r}: config threshold_policy {config['threshold_policy']!r} differs from "
+                f"threshold_policy={threshold_policy!r}"
+            )
+        config_json = canonical_config_json(config)
+        h = hashlib.sha256(config_json.encode("utf-8")).hexdigest()
+        runs = list(runs)
+        rows = [self._run_row(r, cell) for r in runs]
+        seeds = [r.seed for r in runs]
+        if len(set(seeds)) != len(seeds):
+            raise StoreError(f"cell {cell!r}: duplicate seeds in one write")
+        version = library_version if library_version is not None else _default_library_version()
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        wall = None if wall_time_s is None else float(wall_time_s)
+        rate = None if seed_iterations_per_second is None else float(seed_iterations_per_second)
+
+        inserted = 0
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO cells (suite, cell, config_hash, config_json, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (suite, cell, h, config_json, now),
+            )
+            for run, (row, curve_row) in zip(runs, rows):
+                cur = conn.execute(
+                    """INSERT OR IGNORE INTO runs (
+                        suite, cell, config_json, config_hash, seed, status, solved, solved_at,
+                        selected_step, interpolation_mse, extrapolation_mse, sparsity_error, threshold,
+                        threshold_policy, iterations, diverged_at, wall_time_s,
+                        seed_iterations_per_second, library_version, created_at
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (suite, cell, config_json, h, *row, threshold_policy, run.iterations,
+                     run.diverged_at, wall, rate, version, now),
+                )
+                if cur.rowcount == 1:
+                    conn.execute(
+                        "INSERT INTO curves (run_id, n_points, step, interpolation_mse, "
+                        "extrapolation_mse, sparsity_error) VALUES (?, ?, ?, ?, ?, ?)",
+                        (cur.lastrowid, *curve_row),
+                    )
+                    inserted += 1
+        return inserted
+
+    @staticmethod
+    def _run_row(run: RunResult, cell: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """Validate one run and turn it into (runs columns seed..threshold, curves columns)."""
+        where = f"cell {cell!r} seed {getattr(run, 'seed', '?')}"
+        if not isinstance(run, RunResult):
+            raise StoreError(f"{where}: expected a RunResult, got {type(run).__name__}")
+        if run.status not in _STATUSES:
+            raise StoreError(f"{where}: status must be one of {_STATUSES}, got {run.status!r}")
+        if not math.isfinite(float(run.threshold)):
+            raise StoreError(f"{where}: threshold must be finite, got {run.threshold!r}")
+        c = run.curve
+        n = len(c.step)
+        if not (len(c.interpolation_mse) == len(c.extrapolation_mse) == len(c.sparsity_error) == n):
+            raise StoreError(f"{where}: learning-curve columns differ in length")
+        row = (
+            int(run.seed),
+            run.status,
+            int(bool(run.solved)),
+            None if run.solved_at is None else int(run.solved_at),
+            int(run.selected_step),
+            _metric_in(run.interpolation_mse),
+            _metric_in(run.extrapolation_mse),
+            _metric_in(run.sparsity_error),
+            float(run.threshold),
+        )
+        curve_row = (
+            n,
+            _pack(c.step, "<i8"),
+            _pack(c.interpolation_mse, "<f8"),
+            _pack(c.extrapolation_mse, "<f8"),
+            _pack(c.sparsity_error, "<f8"),
+        )
+        return row, curve_row
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def _config(self, h: str, text: str) -> Mapping[str, Any]:
+        cfg = self._config_cache.get(h)
+        if cfg is None:
+            cfg = json.loads(text)
+            self._config_cache[h] = cfg
+        return cfg
+
+    def suites(self) -> list[str]:
+        """Suite names, in the order they were first written."""
+        rows = self._connection.execute(
+            "SELECT suite FROM cells GROUP BY suite ORDER BY MIN(rowid)"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def cells(self, suite: str | None = None) -> list[CellRecord]:
+        """Cells (suite, cell, config), in the order they were first written."""
+        sql = "SELECT suite, cell, config_hash, config_json, created_at FROM cells"
+        args: tuple[Any, ...] = ()
+        if suite is not None:
+            sql += " WHERE suite = ?"
+            args = (suite,)
+        sql += " ORDER BY rowid"
+        return [
+            CellRecord(s, c, h, self._config(h, j), t)
+            for s, c, h, j, t in self._connection.execute(sql, args)
+        ]
+
+    def runs(
+        self,
+        suite: str | None = None,
+        *,
+        cell: str | None = None,
+        config_hash: str | None = None,
+        status: str | None = None,
+    ) -> list[StoredRun]:
+        """Stored runs, filtered; each run is listed under every (suite, cell) its config belongs to.
+
+        Ordered by cell (first written first), then seed.
+        """
+        clauses, args = [], []
+        for column, value in (("c.suite", suite), ("c.cell", cell), ("r.config_hash", config_hash),
+                              ("r.status", status)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"""
+            SELECT r.id, c.suite, c.cell, r.config_hash, r.config_json, r.seed, r.status, r.solved,
+                   r.solved_at, r.selected_step, r.interpolation_mse, r.extrapolation_mse,
+                   r.sparsity_error, r.threshold, r.iterations, r.diverged_at, r.threshold_policy,
+                   r.wall_time_s, r.seed_iterations_per_second, r.library_version, r.created_at
+            FROM runs AS r JOIN cells AS c ON c.config_hash = r.config_hash
+            {where}
+            ORDER BY c.rowid, r.seed"""
+        out = []
+        for row in self._connection.execute(sql, args):
+            (rid, s, c, h, cfg, seed, st, solved, solved_at, sel, imse, emse, sparse, thr, iters,
+             div, policy, wall, rate, version, created) = row
+            result = RunResult(
+                seed=seed,
+                status=st,
+                solved=bool(solved),
+                solved_at=solved_at,
+                selected_step=sel,
+                interpolation_mse=_metric_out(imse),
+                extrapolation_mse=_metric_out(emse),
+                sparsity_error=_metric_out(sparse),
+                threshold=thr,
+                iterations=iters,
+                diverged_at=div,
+            )
+            out.append(
+                StoredRun(rid, s, c, self._config(h, cfg), h, result, policy, wall, rate, version, created)
+            )
+        return out
+
+    def curve(self, run_id: int) -> LearningCurve:
+        """The learning curve of one stored run (NaN and ±inf exactly as written)."""
+        row = self._connection.execute(
+            "SELECT n_points, step, interpolation_mse, extrapolation_mse, sparsity_error "
+            "FROM curves WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no curve stored for run id {run_id}")
+        n, step, imse, emse, sparse = row
+        return LearningCurve(
+            step=[int(s) for s in _unpack(step, "<i8", n)],
+            interpolation_mse=_unpack(imse, "<f8", n).tolist(),
+            extrapolation_mse=_unpack(emse, "<f8", n).tolist(),
+            sparsity_error=_unpack(sparse, "<f8", n).tolist(),
+        )
+
+    def count_runs(self) -> int:
+        return int(self._connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check`` ("ok" when the file is sound)."""
+        return "\n".join(r[0] for r in self._connection.execute("PRAGMA integrity_check"))
