@@ -1,0 +1,139 @@
+"""numba kernels of :mod:`nalm.tasks.counter_rng` (imported lazily: importing this module loads numba).
+
+The integer arithmetic is the one documented in ``counter_rng``. Every integer operation is written
+in uint64 so numba never promotes to float; float steps are a separate multiply and add (numba does
+not contract them into a fused multiply-add without fastmath), so the results equal the torch
+implementation bit for bit. The one-range float32 loop is branch-free and vectorises (AVX2).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+_G = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S7 = np.uint64(7)
+_S8 = np.uint64(8)
+_S11 = np.uint64(11)
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+_S39 = np.uint64(39)
+_S40 = np.uint64(40)
+_ONE = np.uint64(1)
+_M24 = np.uint64(0xFFFFFF)
+_F24 = np.float32(2.0**-24)
+_D53 = 2.0**-53
+
+
+@numba.njit(inline="always")
+def _mix(z):  # pragma: no cover - compiled
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@numba.njit(inline="always")
+def _subset_sums(row, s, b, sub_start, sub_end, out_sums):  # pragma: no cover - compiled
+    """float64 sum of ``row[start:end]`` per subset with four interleaved accumulators.
+
+    Element ``j`` of the subset goes to accumulator ``j % 4`` (left to right); the result is
+    ``(a0 + a1) + (a2 + a3)``. Four independent chains hide the latency of the float adds.
+    """
+    for k in range(sub_start.shape[1]):
+        lo = sub_start[s, k]
+        m = sub_end[s, k] - lo
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        full = m - (m % 4)
+        for j in range(0, full, 4):
+            a0 += np.float64(row[lo + j])
+            a1 += np.float64(row[lo + j + 1])
+            a2 += np.float64(row[lo + j + 2])
+            a3 += np.float64(row[lo + j + 3])
+        rem = m - full
+        if rem > 0:
+            a0 += np.float64(row[lo + full])
+        if rem > 1:
+            a1 += np.float64(row[lo + full + 1])
+        if rem > 2:
+            a2 += np.float64(row[lo + full + 2])
+        out_sums[s, b, k] = (a0 + a1) + (a2 + a3)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def fill_f32(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  # pragma: no cover
+    """float32 stream: two 24-bit uniforms per 64-bit hash.
+
+    With ``L = n // 2`` and ``H = ceil(n / 2)`` hashes per row, hash ``p < L`` fills columns ``p``
+    (bits 40-63) and ``L + p`` (bits 8-31); for odd ``n`` hash ``L`` fills column ``n - 1``
+    (bits 40-63). Union coins are bits 39 and 7. (This layout, rather than interleaving, lets LLVM
+    prove the two stores independent and vectorise the loop.)
+    """
+    S = bases.shape[0]
+    H = (n + 1) // 2
+    L = n // 2
+    two_union = lo.shape[0] == 2
+    lo0 = lo[0]
+    w0 = width[0]
+    for r in prange(S * rows):
+        s = r // rows
+        b = r - s * rows
+        base = bases[s] + (np.uint64(b) * np.uint64(H)) * _G
+        row = out_x[s, b]
+        if two_union:
+            for p in range(L):
+                z = _mix(base + np.uint64(p + 1) * _G)
+                c = np.int64((z >> _S39) & _ONE)
+                t = np.float32(np.int32(z >> _S40)) * _F24
+                t = t * width[c]
+                row[p] = t + lo[c]
+                c = np.int64((z >> _S7) & _ONE)
+                t = np.float32(np.int32((z >> _S8) & _M24)) * _F24
+                t = t * width[c]
+                row[p + L] = t + lo[c]
+            if H > L:
+                z = _mix(base + np.uint64(H) * _G)
+                c = np.int64((z >> _S39) & _ONE)
+                t = np.float32(np.int32(z >> _S40)) * _F24
+                t = t * width[c]
+                row[n - 1] = t + lo[c]
+        else:
+            for p in range(L):
+                z = _mix(base + np.uint64(p + 1) * _G)
+                t = np.float32(np.int32(z >> _S40)) * _F24
+                t = t * w0
+                row[p] = t + lo0
+                t = np.float32(np.int32((z >> _S8) & _M24)) * _F24
+                t = t * w0
+                row[p + L] = t + lo0
+            if H > L:
+                z = _mix(base + np.uint64(H) * _G)
+                t = np.float32(np.int32(z >> _S40)) * _F24
+                t = t * w0
+                row[n - 1] = t + lo0
+        _subset_sums(row, s, b, sub_start, sub_end, out_sums)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def fill_f64(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  # pragma: no cover
+    """float64 stream: one 53-bit uniform per 64-bit hash; the union coin is the hash's lowest bit."""
+    S = bases.shape[0]
+    two_union = lo.shape[0] == 2
+    for r in prange(S * rows):
+        s = r // rows
+        b = r - s * rows
+        base = bases[s] + (np.uint64(b) * np.uint64(n)) * _G
+        row = out_x[s, b]
+        for i in range(n):
+            z = _mix(base + np.uint64(i + 1) * _G)
+            c = np.int64(z & _ONE) if two_union else 0
+            t = np.float64(np.int64(z >> _S11)) * _D53
+            t = t * width[c]
+            row[i] = t + lo[c]
+        _subset_sums(row, s, b, sub_start, sub_end, out_sums)

@@ -1,0 +1,564 @@
+"""The static arithmetic task of Madsen & Johansen (2020), as their code generates it.
+
+A. Madsen, A. R. Johansen, "Neural Arithmetic Units", ICLR 2020, arXiv:2001.05016 — the "arithmetic
+task" (Algorithm 1 of their appendix, a replication of the static "simple function task" of Trask et
+al. 2018, Table 1). Their Python generator (``stable_nalu/dataset``) is normative; the paper's
+pseudo-code differs from it (continuous offset, overlap as a fraction of the input) and is not used.
+
+Task: an input vector ``x`` of ``input_size`` numbers; ``a`` and ``b`` are sums over two contiguous,
+possibly overlapping subsets of ``x`` placed at a seed-dependent offset; the target is ``op(a, b)``.
+
+* **Subset geometry** (exact integer arithmetic of the reference)::
+
+      subset_size  = floor(subset_ratio · input_size)
+      overlap_size = floor(overlap_ratio · subset_size)
+      subset 0     = [0, subset_size); subset k+1 starts overlap_size before the end of subset k
+      used         = end of the last subset            (must be ≤ input_size)
+      offset       = RandomState(seed).randint(0, input_size − used + 1)   # the seed's first draw
+
+  ``simple=True`` is the paper's 4-input introduction task: subsets fixed to ``[0, 4)`` and ``[0, 2)``.
+* **Fixed evaluation sets**, identical to the reference bit for bit: ``eval_samples`` (10 000) rows,
+  ``RandomState(43953907)`` over the interpolation range (validation, used for model selection) and
+  ``RandomState(8689336)`` over the extrapolation range (test); float64 sampling, targets in float64
+  with NumPy's own sums, then both cast. Inputs do not depend on the run seed; targets do (through the
+  subset placement). Unions of two ranges are drawn as the reference does: a full array from range 0,
+  a full array from range 1, then a 0/1 coin array; coin 1 takes range 0.
+* **Training stream**: a fresh batch every step from nalm's counter-based generator
+  (:mod:`nalm.tasks.counter_rng`) — the same distribution as the reference's ``RandomState`` fork, not
+  the same numbers, and independent of which other runs share the batch. Targets: float64 subset sums
+  of the returned inputs, the operation in float64, then cast.
+
+The Primer's single-module task (Mistry, Farrahi & Hare, "A Primer for Neural Arithmetic Logic
+Modules", JMLR 2022) is this generator with 2 (or 10, 100) inputs and one-element subsets: see
+:class:`SingleModuleTask` and :mod:`nalm.tasks.presets`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nalm.errors import ConfigError
+
+from ._base import Split
+from .counter_rng import UniformStream, stream_precision
+
+OPS: tuple[str, ...] = ("add", "sub", "mul", "div", "squared", "root")
+#: Operations that use the second subset ``b``.
+BINARY_OPS = frozenset({"sub", "div"})
+
+#: ``RandomState`` seeds of the reference's fixed validation (interpolation) and test (extrapolation)
+#: forks, "from random.org" per the stable-nalu experiment script.
+EVAL_RNG_SEEDS: dict[str, int] = {"interpolation": 43953907, "extrapolation": 8689336}
+SPLITS: tuple[str, ...] = ("interpolation", "extrapolation")
+
+Interval = tuple[float, float]
+RangeSpec = tuple[Interval, ...]
+
+
+# --------------------------------------------------------------------------------------------------
+# ranges
+# --------------------------------------------------------------------------------------------------
+
+
+def _as_float(value: Any, field_name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{field_name}: expected a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ConfigError(f"{field_name}: bounds must be finite, got {value!r}")
+    return v
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def format_range(spec: RangeSpec) -> str:
+    """``U[1,2]`` or ``U[-6,-2] ∪ U[2,6]``."""
+    return " ∪ ".join(f"U[{_fmt(lo)},{_fmt(hi)}]" for lo, hi in spec)
+
+
+def normalize_range(value: Any, field_name: str) -> RangeSpec:
+    """Validate a range and return it as a tuple of ``(lo, hi)`` float pairs (one pair, or two).
+
+    Accepts ``(lo, hi)`` or a union ``((lo0, hi0), (lo1, hi1))`` of two ranges of equal width (the
+    reference's rule), sampled element-wise with a fair coin. Raises :class:`ConfigError` naming
+    ``field_name`` for anything else: empty or reversed ranges, non-finite bounds, unequal widths,
+    overlapping union members, more than two members.
+    """
+    if not isinstance(value, (tuple, list)) or len(value) == 0:
+        raise ConfigError(
+            f"{field_name}: expected (lo, hi) or a union ((lo, hi), (lo, hi)), got {value!r}"
+        )
+    if all(not isinstance(v, (tuple, list)) for v in value):
+        members: list[Any] = [value]
+    elif all(isinstance(v, (tuple, list)) for v in value):
+        members = list(value)
+    else:
+        raise ConfigError(f"{field_name}: mixes numbers and ranges: {value!r}")
+    if len(members) > 2:
+        raise ConfigError(
+            f"{field_name}: a union may have at most 2 ranges (as in the reference), got {len(members)}"
+        )
+    out: list[Interval] = []
+    for m in members:
+        if len(m) != 2:
+            raise ConfigError(f"{field_name}: a range needs exactly two bounds (lo, hi), got {m!r}")
+        lo, hi = _as_float(m[0], field_name), _as_float(m[1], field_name)
+        if lo == hi:
+            raise ConfigError(f"{field_name}: empty range [{_fmt(lo)}, {_fmt(hi)}]")
+        if lo > hi:
+            raise ConfigError(
+                f"{field_name}: reversed range [{_fmt(lo)}, {_fmt(hi)}] (lo must be below hi)"
+            )
+        out.append((lo, hi))
+    if len(out) == 2:
+        (lo0, hi0), (lo1, hi1) = out
+        w0, w1 = hi0 - lo0, hi1 - lo1
+        if not math.isclose(w0, w1, rel_tol=1e-9, abs_tol=0.0):
+            raise ConfigError(
+                f"{field_name}: union ranges must have equal widths (the coin picks a range with "
+                f"probability 1/2), got widths {_fmt(w0)} and {_fmt(w1)}"
+            )
+        if max(lo0, lo1) < min(hi0, hi1):
+            raise ConfigError(
+                f"{field_name}: union ranges overlap: {format_range(tuple(out))}"
+            )
+    return tuple(out)
+
+
+def _sum_intervals(spec: RangeSpec, m: int) -> list[tuple[Fraction, Fraction]]:
+    """Closed intervals whose union is the set of sums of ``m`` inputs drawn from ``spec`` (exact)."""
+    fr = [(Fraction(lo), Fraction(hi)) for lo, hi in spec]
+    if len(fr) == 1:
+        (lo, hi), = fr
+        return [(m * lo, m * hi)]
+    (lo0, hi0), (lo1, hi1) = fr
+    return [(c * lo0 + (m - c) * lo1, c * hi0 + (m - c) * hi1) for c in range(m + 1)]
+
+
+def _fmt_frac(v: Fraction) -> str:
+    return _fmt(float(v))
+
+
+# --------------------------------------------------------------------------------------------------
+# fixed evaluation sets (bit-exact with the reference)
+# --------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def reference_inputs(spec: RangeSpec, n: int, rows: int, rng_seed: int) -> np.ndarray:
+    """float64 inputs ``[rows, n]`` drawn exactly as stable-nalu's dataset fork does (read-only)."""
+    rng = np.random.RandomState(rng_seed)
+    if len(spec) == 1:
+        (lo, hi), = spec
+        x = rng.uniform(low=lo, high=hi, size=(rows, n))
+    else:
+        part0 = rng.uniform(low=spec[0][0], high=spec[0][1], size=(rows, n))
+        part1 = rng.uniform(low=spec[1][0], high=spec[1][1], size=(rows, n))
+        choose = rng.randint(2, size=(rows, n))
+        x = np.where(choose, part0, part1)
+    x.setflags(write=False)
+    return x
+
+
+def reference_op(op: str, subset_sums: Sequence[np.ndarray]) -> np.ndarray:
+    """The reference's float64 NumPy operation on the subset sums (``add``/``mul`` over all subsets)."""
+    if op == "add":
+        return np.sum(subset_sums, axis=0)
+    if op == "sub":
+        return subset_sums[0] - subset_sums[1]
+    if op == "mul":
+        return np.prod(subset_sums, axis=0)
+    if op == "div":
+        return subset_sums[0] / subset_sums[1]
+    if op == "squared":
+        return subset_sums[0] * subset_sums[0]
+    if op == "root":
+        return np.sqrt(subset_sums[0])
+    raise ConfigError(f"op: unknown operation {op!r}")
+
+
+def torch_op(op: str, sums: Tensor) -> Tensor:
+    """The operation on float64 subset sums ``[..., K]`` (left to right over subsets for add/mul)."""
+    if op == "add":
+        out = sums[..., 0]
+        for k in range(1, sums.shape[-1]):
+            out = out + sums[..., k]
+        return out
+    if op == "sub":
+        return sums[..., 0] - sums[..., 1]
+    if op == "mul":
+        out = sums[..., 0]
+        for k in range(1, sums.shape[-1]):
+            out = out * sums[..., k]
+        return out
+    if op == "div":
+        return sums[..., 0] / sums[..., 1]
+    if op == "squared":
+        return sums[..., 0] * sums[..., 0]
+    if op == "root":
+        return torch.sqrt(sums[..., 0])
+    raise ConfigError(f"op: unknown operation {op!r}")
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed: expected an integer, got {seed!r}")
+    if not 0 <= int(seed) < 2**32:
+        raise ConfigError(f"seed: must be in [0, 2**32) (numpy RandomState seeds), got {seed}")
+    return int(seed)
+
+
+def _check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ConfigError(f"split: expected 'interpolation' or 'extrapolation', got {split!r}")
+    return split
+
+
+# --------------------------------------------------------------------------------------------------
+# the task
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaticArithmeticTask:
+    """Madsen & Johansen's static arithmetic task (ICLR 2020, arXiv:2001.05016), code version.
+
+    Fields are validated at construction; every invalid value raises :class:`ConfigError` naming the
+    field. Ranges are stored normalised as tuples of ``(lo, hi)`` pairs (one, or two for a union).
+
+    ``allow_zero_denominator``: ``div`` is rejected when the denominator's range contains or touches 0
+    (the target is then unbounded); set this to build such a task anyway, e.g. the Primer's
+    U[−2, 2] → ±U[2, 6] division cell.
+    """
+
+    op: str
+    input_size: int = 100
+    subset_ratio: float = 0.25
+    overlap_ratio: float = 0.5
+    num_subsets: int = 2
+    interpolation_range: Any = (1.0, 2.0)
+    extrapolation_range: Any = (2.0, 6.0)
+    simple: bool = False
+    eval_samples: int = 10_000
+    allow_zero_denominator: bool = False
+
+    name: ClassVar[str] = "static"
+    #: Threshold policy used when none is given (see :func:`nalm.metrics.success_threshold`).
+    default_threshold_policy: ClassVar[str] = "madsen_r"
+
+    # ---------------------------------------------------------------- validation
+    def __post_init__(self) -> None:
+        if not isinstance(self.op, str) or self.op not in OPS:
+            raise ConfigError(f"op: unknown operation {self.op!r}; expected one of {', '.join(OPS)}")
+        for name in ("input_size", "num_subsets", "eval_samples"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ConfigError(f"{name}: must be a positive integer, got {v!r}")
+            object.__setattr__(self, name, int(v))
+        for name in ("subset_ratio", "overlap_ratio"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ConfigError(f"{name}: must be a number in [0, 1], got {v!r}")
+            if not (0.0 <= float(v) <= 1.0):  # also rejects NaN
+                raise ConfigError(f"{name}: must be in [0, 1], got {v!r}")
+            object.__setattr__(self, name, float(v))
+        for name in ("simple", "allow_zero_denominator"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ConfigError(f"{name}: must be True or False, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        if self.op in BINARY_OPS and self.num_subsets < 2:
+            raise ConfigError(
+                f"num_subsets: op {self.op!r} needs 2 subsets (a and b), got {self.num_subsets}"
+            )
+        if self.simple:
+            if self.input_size != 4:
+                raise ConfigError(
+                    f"input_size: the simple variant has exactly 4 inputs, got {self.input_size}"
+                )
+            if self.num_subsets != 2:
+                raise ConfigError(
+                    f"num_subsets: the simple variant has exactly 2 subsets, got {self.num_subsets}"
+                )
+        else:
+            if self.subset_size < 1:
+                raise ConfigError(
+                    f"subset_ratio: floor({self.subset_ratio:g} * {self.input_size}) = 0 inputs per "
+                    "subset; every subset would be empty"
+                )
+            if self.used_size > self.input_size:
+                raise ConfigError(
+                    f"subset_ratio: {self.num_subsets} subsets of {self.subset_size} inputs "
+                    f"overlapping by {self.overlap_size} span {self.used_size} inputs, more than "
+                    f"input_size={self.input_size} (lower subset_ratio or num_subsets, or raise "
+                    "overlap_ratio)"
+                )
+        for name in ("interpolation_range", "extrapolation_range"):
+            object.__setattr__(self, name, normalize_range(getattr(self, name), name))
+            self._check_domain(name)
+
+    def _check_domain(self, name: str) -> None:
+        spec: RangeSpec = getattr(self, name)
+        sizes = [end - start for start, end in self.template]
+        if self.op == "root":
+            m = sizes[0]
+            low = m * min(Fraction(lo) for lo, _ in spec)
+            if low < 0:
+                raise ConfigError(
+                    f"{name}: op 'root' is undefined for negative a, but a (the sum of {m} inputs "
+                    f"from {format_range(spec)}) reaches {_fmt_frac(low)}"
+                )
+        if self.op == "div" and not self.allow_zero_denominator:
+            m = sizes[1]
+            for lo, hi in _sum_intervals(spec, m):
+                if lo <= 0 <= hi:
+                    span = (
+                        f"b in [{_fmt_frac(lo)}, {_fmt_frac(hi)}]"
+                        if len(spec) == 1
+                        else f"b can lie in [{_fmt_frac(lo)}, {_fmt_frac(hi)}]"
+                    )
+                    raise ConfigError(
+                        f"{name}: op 'div' divides by b, the sum of {m} inputs from "
+                        f"{format_range(spec)}, and {span} contains 0 (pass "
+                        "allow_zero_denominator=True to accept an unbounded target)"
+                    )
+
+    # ---------------------------------------------------------------- geometry
+    @property
+    def subset_size(self) -> int:
+        return 4 if self.simple else math.floor(self.subset_ratio * self.input_size)
+
+    @property
+    def overlap_size(self) -> int:
+        return 2 if self.simple else math.floor(self.overlap_ratio * self.subset_size)
+
+    @property
+    def template(self) -> tuple[tuple[int, int], ...]:
+        """Subset ranges before the offset (half-open, 0-based)."""
+        if self.simple:
+            return ((0, 4), (0, 2))
+        ranges: list[tuple[int, int]] = []
+        for k in range(self.num_subsets):
+            start = 0 if k == 0 else ranges[-1][1] - self.overlap_size
+            ranges.append((start, start + self.subset_size))
+        return tuple(ranges)
+
+    @property
+    def used_size(self) -> int:
+        """Number of inputs spanned by the subsets (the rest are distractors)."""
+        return max(end for _, end in self.template)
+
+    @property
+    def in_features(self) -> int:
+        return self.input_size
+
+    @property
+    def out_features(self) -> int:
+        return 1
+
+    def offset(self, seed: int) -> int:
+        """Subset offset of run ``seed``: the first draw of ``RandomState(seed)`` (0 when simple)."""
+        return _offset(self.input_size, self.used_size, self.simple, _check_seed(seed))
+
+    def subsets(self, seed: int) -> tuple[tuple[int, int], ...]:
+        """Half-open input ranges of the subsets (``a`` first, then ``b``, ...) for run ``seed``."""
+        k = self.offset(seed)
+        return tuple((start + k, end + k) for start, end in self.template)
+
+    def subset_indices(self, seed: int) -> list[list[int]]:
+        """The input indices of each subset for run ``seed``."""
+        return [list(range(start, end)) for start, end in self.subsets(seed)]
+
+    def formula(self, seed: int | None = None) -> str:
+        """Human-readable target, e.g. ``sum(x[44:69]) * sum(x[57:82])``."""
+        ranges = self.subsets(seed) if seed is not None else self.template
+        names = [f"sum(x[{s}:{e}])" for s, e in ranges]
+        a, b = names[0], names[1] if len(names) > 1 else None
+        return {
+            "add": " + ".join(names),
+            "sub": f"{a} - {b}",
+            "mul": " * ".join(names),
+            "div": f"{a} / {b}",
+            "squared": f"({a})**2",
+            "root": f"sqrt({a})",
+        }[self.op]
+
+    def range_for(self, split: Split) -> RangeSpec:
+        return self.interpolation_range if _check_split(split) == "interpolation" else (
+            self.extrapolation_range
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["interpolation_range"] = [list(r) for r in self.interpolation_range]
+        d["extrapolation_range"] = [list(r) for r in self.extrapolation_range]
+        return d
+
+    # ---------------------------------------------------------------- training stream
+    def train_stream(
+        self,
+        seeds: Sequence[int],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+        backend: str = "auto",
+    ) -> "TrainStream":
+        """A prepared per-step batch source for these runs (what :meth:`train_batch` uses)."""
+        return TrainStream(self, seeds, device=device, dtype=dtype, backend=backend)
+
+    def train_batch(
+        self,
+        seeds: Sequence[int],
+        step: int,
+        batch_size: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> tuple[Tensor, Tensor]:
+        """Fresh inputs ``[S, B, I]`` and targets ``[S, B, 1]`` of every run at ``step``.
+
+        Run ``s``'s batch depends only on the task, ``seeds[s]``, ``step`` (and the dtype's stream
+        precision), never on the other seeds. Prepared streams are cached per (seeds, device, dtype).
+        """
+        dev = torch.device("cpu" if device is None else device)
+        key = tuple(int(s) for s in seeds)
+        return _cached_stream(self, key, str(dev), dtype)(step, batch_size)
+
+    # ---------------------------------------------------------------- evaluation sets
+    def evaluation_inputs(self, split: Split) -> np.ndarray:
+        """The fixed float64 inputs ``[eval_samples, input_size]`` of a split (read-only, cached)."""
+        split = _check_split(split)
+        return reference_inputs(
+            self.range_for(split), self.input_size, self.eval_samples, EVAL_RNG_SEEDS[split]
+        )
+
+    def evaluation_targets(self, split: Split, seed: int) -> np.ndarray:
+        """float64 targets ``[eval_samples]`` of run ``seed`` on a split, computed as the reference."""
+        return _reference_targets(self, _check_split(split), self.offset(seed))
+
+    def evaluation_set(
+        self,
+        split: Split,
+        seeds: Sequence[int],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> tuple[Tensor, Tensor]:
+        """Fixed inputs ``[1, N, I]`` (shared by all runs) and targets ``[S, N, 1]``, cast from float64."""
+        split = _check_split(split)
+        x = torch.from_numpy(np.array(self.evaluation_inputs(split))).to(dtype=dtype)
+        ys = [self.evaluation_targets(split, s) for s in seeds]
+        y = torch.from_numpy(np.stack(ys) if ys else np.zeros((0, self.eval_samples)))
+        return (
+            x.unsqueeze(0).to(device),
+            y.to(dtype=dtype).unsqueeze(-1).to(device),
+        )
+
+
+@functools.lru_cache(maxsize=4096)
+def _offset(n: int, used: int, simple: bool, seed: int) -> int:
+    if simple:
+        return 0
+    return int(np.random.RandomState(seed).randint(0, n - used + 1))
+
+
+@functools.lru_cache(maxsize=512)
+def _reference_targets(task: StaticArithmeticTask, split: str, offset: int) -> np.ndarray:
+    x = task.evaluation_inputs(split)
+    sums = [np.sum(x[..., s + offset : e + offset], axis=(1,)) for s, e in task.template]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = reference_op(task.op, sums)
+    y.setflags(write=False)
+    return y
+
+
+class TrainStream:
+    """Training batches of fixed runs: ``stream(step, batch_size) -> (x [S,B,I], y [S,B,1])``."""
+
+    def __init__(
+        self,
+        task: StaticArithmeticTask,
+        seeds: Sequence[int],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+        backend: str = "auto",
+    ) -> None:
+        self.task = task
+        self.seeds = tuple(_check_seed(s) for s in seeds)
+        self.dtype = dtype
+        self.device = torch.device("cpu" if device is None else device)
+        spec = task.interpolation_range
+        lo = [r[0] for r in spec]
+        width = [r[1] - r[0] for r in spec]
+        ranges = np.array([task.subsets(s) for s in self.seeds], dtype=np.int64).reshape(
+            len(self.seeds), -1, 2
+        )
+        self.precision = stream_precision(dtype)
+        self._stream = UniformStream(
+            self.seeds, task.input_size, lo, width, ranges[..., 0], ranges[..., 1],
+            precision=self.precision, device=self.device, backend=backend,
+        )
+
+    @property
+    def backend(self) -> str:
+        return self._stream.backend
+
+    def __call__(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}")
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ConfigError(f"step: must be a non-negative integer, got {step!r}")
+        x, sums = self._stream(int(step), int(batch_size))
+        y = torch_op(self.task.op, sums).unsqueeze(-1)
+        if x.device != self.device:  # numba path fills CPU memory
+            x, y = x.to(self.device), y.to(self.device)
+        return x.to(self.dtype), y.to(self.dtype)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_stream(
+    task: StaticArithmeticTask, seeds: tuple[int, ...], device: str, dtype: torch.dtype
+) -> TrainStream:
+    return TrainStream(task, seeds, device=device, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class SingleModuleTask(StaticArithmeticTask):
+    """The Primer's single-module task (Mistry, Farrahi & Hare, JMLR 2022).
+
+    The static generator with one-element subsets and no overlap: by default 2 inputs, ``a = x[0]``,
+    ``b = x[1]`` (the offset draw happens but is always 0), trained on U[1, 2] and tested on U[2, 6].
+    The redundant variants use 10 inputs with subset ratio 0.1, or 100 inputs with 0.01 (operands two
+    adjacent inputs at a seed-dependent offset, the rest distractors). Use
+    :func:`nalm.tasks.presets.primer_task` for the nine published range pairs.
+    """
+
+    input_size: int = 2
+    subset_ratio: float = 0.5
+    overlap_ratio: float = 0.0
+    name: ClassVar[str] = "single_module"
+    default_threshold_policy: ClassVar[str] = "fixed_1e-5"
+
+
+__all__ = [
+    "EVAL_RNG_SEEDS",
+    "OPS",
+    "SingleModuleTask",
+    "StaticArithmeticTask",
+    "TrainStream",
+    "format_range",
+    "normalize_range",
+    "reference_inputs",
+    "reference_op",
+    "torch_op",
+]
