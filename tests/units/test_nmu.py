@@ -1,0 +1,73 @@
+"""NMU (units.md §7)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nalm.units import NMU
+
+from .helpers import extrapolation_mse, linear_ramp, make, set_params, train, uniform_batch
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize(
+    "W,x,y",
+    [
+        ([[1.0, 1.0]], [3.0, 4.0], 12.0),
+        ([[1.0, 0.0]], [3.0, 4.0], 3.0),
+        ([[0.5, 0.5]], [3.0, 4.0], 5.0),
+        ([[1.0, 1.0]], [-2.0, 3.0], -6.0),
+        ([[1.0, 1.0]], [0.0, 3.0], 0.0),
+    ],
+)
+def test_examples_7g(W, x, y):
+    unit = set_params(NMU(2, 1, dtype=F64), W=W)
+    assert unit(torch.tensor([x], dtype=F64)).item() == y
+
+
+def test_regularizer_example():
+    unit = set_params(NMU(2, 1, dtype=F64), W=[[0.2, 0.9]])
+    assert unit.regularizers()["sparsity"].item() == pytest.approx(0.15, abs=1e-12)
+
+
+def test_clip_mode_uses_raw_weight_then_projects():
+    unit = set_params(NMU(1, 1), W=[[1.5]])
+    assert unit(torch.tensor([[3.0]])).item() == pytest.approx(1.5 * 3 + 1 - 1.5)
+    unit.project_()
+    assert unit.W.item() == 1.0
+
+
+def test_regualized_mode():
+    unit = set_params(NMU(2, 1, oob_mode="regualized", dtype=F64), W=[[1.5, -0.5]])
+    assert unit(torch.tensor([[3.0, 4.0]], dtype=F64)).item() == 3.0  # W clamped to [1, 0]
+    assert unit.regularizers()["oob"].item() == pytest.approx(0.5, abs=1e-12)  # mean(0.5, 0.5)
+    unit.project_()
+    assert unit.W.tolist() == [[1.5, -0.5]]
+
+
+def test_init_code_versus_paper():
+    torch.manual_seed(0)
+    code = NMU(100, 100).W
+    assert 0.25 <= code.min() and code.max() <= 0.75
+    assert code.var().item() == pytest.approx(1 / 48, rel=0.05)
+    paper = NMU(100, 100, init="paper").W
+    assert paper.mean().item() == pytest.approx(0.5, abs=0.02)
+    assert paper.var().item() == pytest.approx(0.25, rel=0.05)
+    assert paper.max() <= 0.5 + math.sqrt(3) / 2
+
+
+@pytest.mark.slow
+def test_nmu_learns_multiplication_with_negative_inputs():
+    unit = make("nmu", 2, 1, seed=0)
+    target = lambda x: x[:, :1] * x[:, 1:]  # noqa: E731
+    train(
+        unit, uniform_batch(-2, 2, 2, target, size=64), steps=300, lr=0.05,
+        reg_weights=lambda t: {"sparsity": 10 * linear_ramp(t, 100, 200)},
+    )
+    torch.testing.assert_close(unit.W.detach(), torch.ones(1, 2), atol=1e-4, rtol=0)
+    x = 12 * torch.rand(1000, 2, generator=torch.Generator().manual_seed(1)) - 6
+    assert extrapolation_mse(unit, x, target(x)) < 1e-8
