@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Mapping
 
 from nalm.errors import ConfigError
 from nalm.stats import wilson_interval
@@ -109,33 +109,30 @@ def published_entry(
     if table is not None:
         rows = [r for r in rows if r.table == table or _base_table(r.table) == table]
     if not rows:
-        where = f" in table {table!r}" if table is not None else ""
+        in_table = f" in table {table!r}" if table is not None else ""
         raise PublishedLookupError(
             f"no published numbers for source={source!r} task={task!r} operation={operation!r} "
-            f"model={model!r}{where}"
+            f"model={model!r}{in_table}"
         )
 
-    # metric -> base table -> (value, table, where); full precision wins within a base table
-    chosen: dict[str, dict[str, PublishedRow]] = {}
+    by_metric: dict[str, list[PublishedRow]] = {}
     for r in rows:
-        per_base = chosen.setdefault(r.metric, {})
-        base = _base_table(r.table)
-        if base not in per_base or r.table.endswith(_FULL_PRECISION_SUFFIX):
-            per_base[base] = r
+        by_metric.setdefault(r.metric, []).append(r)
 
     metrics: dict[str, float] = {}
     metric_table: dict[str, str] = {}
-    for metric, per_base in chosen.items():
-        candidates = list(per_base.values())
+    for metric, candidates in by_metric.items():
         precise = [r for r in candidates if r.table.endswith(_FULL_PRECISION_SUFFIX)]
         rounded = [r for r in candidates if not r.table.endswith(_FULL_PRECISION_SUFFIX)]
-        values = {r.value for r in rounded}
-        if len(values) > 1:
-            tables = sorted({r.table for r in rounded})
-            raise PublishedLookupError(
-                f"published tables {tables} disagree on {metric} for {source} {task} {operation} "
-                f"{model}; name one with table="
-            )
+        # printed tables must agree with each other, full-precision ones with each other; a printed
+        # value is the rounding of its full-precision twin, so the two kinds are not compared
+        for group in (rounded, precise):
+            if len({r.value for r in group}) > 1:
+                tables = sorted({r.table for r in group})
+                raise PublishedLookupError(
+                    f"published tables {tables} disagree on {metric} for {source} {task} {operation} "
+                    f"{model}; name one with table="
+                )
         pick = precise[0] if precise else rounded[0]
         metrics[metric] = pick.value
         metric_table[metric] = pick.table

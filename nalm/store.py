@@ -192,8 +192,14 @@ class ResultsStore:
         if self.readonly:
             if not self.path.is_file():
                 raise StoreError(f"{self.path}: no such results database")
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None)
+            # mode=rw (never create) + query_only rather than mode=ro: a read-only connection cannot
+            # remove the -wal/-shm files it makes, so every report would leave them behind
+            uri = self.path.resolve().as_uri()
+            try:
+                conn = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=busy_timeout_s, isolation_level=None)
+            except sqlite3.OperationalError:  # read-only file or directory
+                conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=busy_timeout_s, isolation_level=None)
+            conn.execute("PRAGMA query_only = ON")
         else:
             if self.path.exists() and not self.path.is_file():
                 raise StoreError(f"{self.path}: not a regular file")

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from _store_synth import synthetic_run
 
 from nalm.store import ResultsStore
-
-from _store_synth import synthetic_run
 
 RUNS_PER_CELL = 8
 

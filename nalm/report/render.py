@@ -1,0 +1,343 @@
+"""Render cell summaries as Markdown, self-contained HTML and CSV (plus Parquet when pandas is there)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nalm.report.summary import CellSummary
+from nalm.stats import MeanEstimate
+
+DASH = "—"
+
+
+def fmt_sci(x: float | None) -> str:
+    """One decimal in scientific notation, as the papers print (``1.4e6``, ``4.2e-7``)."""
+    if x is None:
+        return DASH
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def fmt_pct(x: float | None) -> str:
+    return DASH if x is None else f"{100 * x:.0f}%"
+
+
+def fmt_rate_ci(rate: float, low: float, high: float) -> str:
+    return f"{100 * rate:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
+
+
+def fmt_fit(est: MeanEstimate | None) -> str:
+    if est is None or est.method == "none":
+        return DASH
+    mark = "†" if est.method == "t-interval" else ""
+    if est.low is None or est.high is None:
+        return f"{fmt_sci(est.mean)}{mark}"
+    return f"{fmt_sci(est.mean)} [{fmt_sci(est.low)}, {fmt_sci(est.high)}]{mark}"
+
+
+def check_text(s: CellSummary) -> str:
+    ours_out, pub_out = s.ours_outside_published, s.published_outside_ours
+    if ours_out is None and pub_out is None:
+        return DASH
+    if ours_out and pub_out:
+        return "⚠ both outside"
+    if ours_out:
+        return "⚠ ours ∉ pub. CI"
+    if pub_out:
+        return "⚠ pub. ∉ our CI"
+    return "✓"
+
+
+def _published_rate(s: CellSummary) -> str:
+    rate = s.published_rate
+    if rate is None:
+        return DASH
+    iv = s.published_interval
+    return fmt_pct(rate) if iv is None else fmt_rate_ci(rate, iv.low, iv.high)
+
+
+def _pub(metric: str) -> Callable[[CellSummary], str]:
+    return lambda s: DASH if s.published is None else fmt_sci(s.published.get(metric))
+
+
+def _threshold(s: CellSummary) -> str:
+    values = " / ".join(fmt_sci(t) for t in s.thresholds)
+    return f"{values} ({', '.join(s.threshold_policies)})"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[CellSummary], str]
+    group: str = "core"  # "labels" / "published" columns are dropped when a suite has none
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("cell", lambda s: s.display_name),
+    Column("model", lambda s: s.labels.model or DASH, "labels"),
+    Column("op", lambda s: s.labels.operation or DASH, "labels"),
+    Column("range", lambda s: s.labels.range or DASH, "labels"),
+    Column("runs (ok/div/fail)", lambda s: f"{s.n_seeds} ({s.n_ok}/{s.n_diverged}/{s.n_failed})"),
+    Column("success [95% CI]", lambda s: fmt_rate_ci(s.success_rate, *s.success_ci)),
+    Column("published [95% CI]", _published_rate, "published"),
+    Column("check", check_text, "published"),
+    Column("solved at: median", lambda s: fmt_sci(s.solved_at_median)),
+    Column("pub. median", _pub("solved_at_median"), "published"),
+    Column("solved at: Gamma-fit mean [CI]", lambda s: fmt_fit(s.solved_at_fit)),
+    Column("pub. mean", _pub("solved_at_mean"), "published"),
+    Column("sparsity: arithmetic mean", lambda s: fmt_sci(s.sparsity_error_mean)),
+    Column("sparsity: Beta-fit μ [CI] (as papers)", lambda s: fmt_fit(s.sparsity_error_fit)),
+    Column("pub. μ", _pub("sparsity_error_mean"), "published"),
+    Column("extrap. MSE median", lambda s: fmt_sci(s.extrapolation_mse_median)),
+    Column("threshold (policy)", _threshold),
+)
+
+
+def columns_for(cells: Sequence[CellSummary]) -> list[Column]:
+    has_labels = any(c.labels.model or c.labels.operation or c.labels.range for c in cells)
+    has_published = any(c.published is not None for c in cells)
+    keep = {"core"} | ({"labels"} if has_labels else set()) | ({"published"} if has_published else set())
+    if has_labels:
+        # a label column that is empty for the whole suite says nothing
+        drop = {h for h, attr in (("model", "model"), ("op", "operation"), ("range", "range"))
+                if not any(getattr(c.labels, attr) for c in cells)}
+    else:
+        drop = set()
+    return [c for c in COLUMNS if c.group in keep and c.header not in drop]
+
+
+def by_suite(cells: Sequence[CellSummary]) -> dict[str, list[CellSummary]]:
+    out: dict[str, list[CellSummary]] = {}
+    for c in cells:
+        out.setdefault(c.suite, []).append(c)
+    return out
+
+
+LEGEND = (
+    "A run is **successful** when its extrapolation MSE at the selected step (best interpolation MSE) "
+    "is strictly below the threshold; the success interval is the 95 % Wilson score interval. "
+    "Solved-at and sparsity statistics use successful runs only. "
+    "**Gamma-fit mean** is the papers' method (maximum-likelihood Gamma with a profile-likelihood 95 % "
+    "interval); its maximum-likelihood mean equals the arithmetic mean, the fit supplies the skewed "
+    "interval — published fitted means can differ from an arithmetic mean because the papers' optimiser "
+    "stopped early. **Beta-fit μ** is the papers' sparsity \"mean\": a Beta(2μv, (1−2μ)v) fit on [0, 1], "
+    "so μ is roughly *half* the arithmetic mean; compare it, not the arithmetic mean, with the published "
+    "μ. † marks the papers' fallback (mean ± t·sd/√n) where the data cannot support a fit. "
+    "**check**: ✓ when our rate lies inside the published interval and the published rate inside ours; "
+    "⚠ otherwise (which side is named). Published numbers are the papers' (100 seeds unless stated); "
+    "ours come from the runs in this database, with their own seeds, iterations and thresholds."
+)
+
+
+def _sources(cells: Sequence[CellSummary]) -> list[str]:
+    seen: dict[str, None] = {}
+    for c in cells:
+        if c.published is not None:
+            n = f", {c.published.n_seeds} seeds" if c.published.n_seeds else ""
+            seen[f"{c.published.citation}{n}"] = None
+    return list(seen)
+
+
+def _problems(cells: Sequence[CellSummary]) -> list[str]:
+    out = [f"{c.display_name}: {c.published_problem}" for c in cells if c.published_problem]
+    out += sorted({c.fit_note for c in cells if c.fit_note})
+    return out
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(cells: Sequence[CellSummary]) -> str:
+    cols = columns_for(cells)
+    lines = [
+        "| " + " | ".join(_md_escape(c.header) for c in cols) + " |",
+        "|" + "|".join("---" for _ in cols) + "|",
+    ]
+    for s in cells:
+        lines.append("| " + " | ".join(_md_escape(c.value(s)) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def render_markdown(
+    cells: Sequence[CellSummary],
+    plots: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    *,
+    db_name: str = "",
+    tables_only: bool = False,
+) -> str:
+    """The report as Markdown. ``plots``: suite -> [(caption, relative PNG path)]."""
+    parts = [] if tables_only else ["# nalm benchmark report", ""]
+    if db_name and not tables_only:
+        parts += [f"Results database: `{db_name}`.", ""]
+    for suite, group in by_suite(cells).items():
+        parts += [f"## Suite `{suite}`", "", markdown_table(group), ""]
+        sources = _sources(group)
+        if sources:
+            parts += ["Published numbers: " + "; ".join(sources) + ".", ""]
+        for problem in _problems(group):
+            parts += [f"- note: {problem}"]
+        if _problems(group):
+            parts.append("")
+        if not tables_only:
+            for caption, path in (plots or {}).get(suite, ()):
+                parts += [f"![{caption}]({path})", ""]
+    if not tables_only:
+        parts += ["---", "", LEGEND, ""]
+    return "\n".join(parts)
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; font-size: 0.85em; margin-bottom: 1em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; white-space: nowrap; }
+th { background: #f0f0f0; }
+td:first-child, th:first-child { text-align: left; }
+td.flag { background: #fde8e8; }
+td.ok { background: #e8f6e8; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }
+p.legend, p.sources { max-width: 60em; font-size: 0.9em; }
+"""
+
+
+def render_html(
+    cells: Sequence[CellSummary],
+    plots: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    *,
+    db_name: str = "",
+) -> str:
+    """The report as one HTML page with inline CSS; PNGs are referenced by relative path."""
+    e = html.escape
+    body = ["<h1>nalm benchmark report</h1>"]
+    if db_name:
+        body.append(f"<p>Results database: <code>{e(db_name)}</code>.</p>")
+    for suite, group in by_suite(cells).items():
+        cols = columns_for(group)
+        body.append(f"<h2>Suite <code>{e(suite)}</code></h2>")
+        body.append("<table><thead><tr>" + "".join(f"<th>{e(c.header)}</th>" for c in cols) + "</tr></thead><tbody>")
+        for s in group:
+            tds = []
+            for c in cols:
+                text = c.value(s)
+                cls = ""
+                if c.header == "check":
+                    cls = ' class="flag"' if text.startswith("⚠") else (' class="ok"' if text == "✓" else "")
+                tds.append(f"<td{cls}>{e(text)}</td>")
+            body.append("<tr>" + "".join(tds) + "</tr>")
+        body.append("</tbody></table>")
+        sources = _sources(group)
+        if sources:
+            body.append('<p class="sources">Published numbers: ' + e("; ".join(sources)) + ".</p>")
+        problems = _problems(group)
+        if problems:
+            body.append("<ul>" + "".join(f"<li>note: {e(p)}</li>" for p in problems) + "</ul>")
+        for caption, path in (plots or {}).get(suite, ()):
+            body.append(f'<figure><img src="{e(path)}" alt="{e(caption)}">'
+                        f"<figcaption>{e(caption)}</figcaption></figure>")
+    legend = e(LEGEND).replace("**", "")
+    body.append(f'<hr><p class="legend">{legend}</p>')
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>nalm benchmark report</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+
+
+def _num(x: float | None) -> Any:
+    return None if x is None else x
+
+
+def csv_rows(cells: Sequence[CellSummary]) -> list[dict[str, Any]]:
+    """One flat record per cell with raw numbers (``None`` where undefined)."""
+    rows = []
+    for s in cells:
+        pub = s.published
+        iv = s.published_interval
+        fit_t, fit_s = s.solved_at_fit, s.sparsity_error_fit
+        rows.append({
+            "suite": s.suite,
+            "cell": s.cell,
+            "config_hash": s.config_hash,
+            "model": s.labels.model,
+            "operation": s.labels.operation,
+            "range": s.labels.range,
+            "n_seeds": s.n_seeds,
+            "n_ok": s.n_ok,
+            "n_diverged": s.n_diverged,
+            "n_failed": s.n_failed,
+            "successes": s.successes,
+            "success_rate": s.success_rate,
+            "success_ci_low": s.success_ci[0],
+            "success_ci_high": s.success_ci[1],
+            "solved_at_median": s.solved_at_median,
+            "solved_at_mean_arithmetic": s.solved_at_mean,
+            "solved_at_mean_fitted": None if fit_t is None else fit_t.mean,
+            "solved_at_mean_fitted_ci_low": None if fit_t is None else fit_t.low,
+            "solved_at_mean_fitted_ci_high": None if fit_t is None else fit_t.high,
+            "solved_at_mean_fitted_method": None if fit_t is None else fit_t.method,
+            "sparsity_error_mean_arithmetic": s.sparsity_error_mean,
+            "sparsity_error_mu_fitted": None if fit_s is None else fit_s.mean,
+            "sparsity_error_mu_fitted_ci_low": None if fit_s is None else fit_s.low,
+            "sparsity_error_mu_fitted_ci_high": None if fit_s is None else fit_s.high,
+            "sparsity_error_mu_fitted_method": None if fit_s is None else fit_s.method,
+            "extrapolation_mse_median": s.extrapolation_mse_median,
+            "threshold": s.thresholds[0] if len(s.thresholds) == 1 else None,
+            "threshold_policy": ";".join(s.threshold_policies),
+            "seed_iterations_per_second": s.seed_iterations_per_second,
+            "wall_time_s": s.wall_time_s,
+            "published_source": None if pub is None else pub.source,
+            "published_task": None if pub is None else pub.task,
+            "published_operation": None if pub is None else pub.operation,
+            "published_model": None if pub is None else pub.model,
+            "published_tables": None if pub is None else ";".join(pub.tables),
+            "published_n_seeds": None if pub is None else pub.n_seeds,
+            "published_success_rate": s.published_rate,
+            "published_success_ci_low": None if iv is None else iv.low,
+            "published_success_ci_high": None if iv is None else iv.high,
+            "published_success_ci_method": None if iv is None else iv.method,
+            "published_solved_at_median": None if pub is None else pub.get("solved_at_median"),
+            "published_solved_at_mean": None if pub is None else pub.get("solved_at_mean"),
+            "published_sparsity_error_mean": None if pub is None else pub.get("sparsity_error_mean"),
+            "published_where": None if pub is None else ";".join(pub.where),
+            "ours_outside_published_ci": s.ours_outside_published,
+            "published_outside_our_ci": s.published_outside_ours,
+            "published_problem": s.published_problem,
+        })
+    return rows
+
+
+def render_csv(cells: Sequence[CellSummary]) -> str:
+    rows = csv_rows(cells)
+    buf = io.StringIO()
+    fieldnames = list(rows[0]) if rows else []
+    writer = csv.DictWriter(buf, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        # repr keeps every float exactly; empty cell = undefined
+        writer.writerow({k: "" if v is None else (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def write_parquet(cells: Sequence[CellSummary], path: Path) -> bool:
+    """Write the CSV records as Parquet if pandas and pyarrow are importable; False when they are not."""
+    try:
+        import pandas as pd
+        import pyarrow  # noqa: F401  # pandas picks its Parquet engine; insist on pyarrow being present
+    except ImportError:
+        return False
+    pd.DataFrame.from_records(csv_rows(cells)).to_parquet(path, engine="pyarrow", index=False)
+    return True
