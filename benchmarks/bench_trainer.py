@@ -1,0 +1,124 @@
+"""Seed-iterations per second: one run per process (reference style) vs nalm's batched trainer.
+
+    python benchmarks/bench_trainer.py [--iterations 3000] [--sizes 1,10,100,1000] [--profile]
+
+Workload (issue 5): the static arithmetic task, 100 inputs, NAU → NMU, batch 128, fresh data for
+every run at every step, Adam, the NMU model's regularizer and projections, evaluation every 1,000
+steps on the 10,000-row interpolation and extrapolation sets.
+
+(a) `reference_style`: what stable-nalu does for one seed in one process — a numpy RandomState
+    draws each batch (float64, then cast), torch modules with per-layer regularizer and
+    projection calls, torch.optim.Adam. Its rate is measured as the difference of two run
+    lengths so set-up is excluded, as the reference figure in shared/reference was.
+(b) nalm's trainer at several S, each run with its own data stream.
+Everything runs in this one process, alternating, so machine noise hits all alike; the printed
+ratios are the result, not the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from nalm.tasks.static import StaticArithmeticTask
+from nalm.training import ModelSpec, train
+from nalm.training.recipes import default_recipe
+
+TASK = StaticArithmeticTask("mul", input_size=100)
+SPEC = ModelSpec(("nau", "nmu"), in_features=100, out_features=1, hidden=2)
+
+
+def reference_style(iterations: int, seed: int = 0) -> float:
+    """Wall time of one seed trained the one-run-per-process way."""
+    torch.manual_seed(seed)
+    rng = np.random.RandomState(seed)
+    offset = rng.randint(0, 100 - 38 + 1)
+    a_slice, b_slice = slice(offset, offset + 25), slice(offset + 13, offset + 38)
+    fork = np.random.RandomState(rng.randint(0, 2**32 - 1))
+    model = SPEC.build(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    interp, _ = TASK.evaluation_set("interpolation", [seed])
+    extrap, _ = TASK.evaluation_set("extrapolation", [seed])
+    start = time.perf_counter()
+    for t in range(iterations):
+        if t % 1000 == 0:
+            with torch.no_grad():
+                model(interp[0]), model(extrap[0])
+        x = fork.uniform(1, 2, size=(128, 100))
+        y = x[:, a_slice].sum(1) * x[:, b_slice].sum(1)
+        x_t = torch.tensor(x, dtype=torch.float32)
+        y_t = torch.tensor(y[:, None], dtype=torch.float32)
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x_t), y_t)
+        scale = 10.0 * min(max((t - 1e6) / 1e6, 0.0), 1.0)
+        loss = loss + scale * sum(sum(layer.regularizers().values()) for layer in model)
+        loss.backward()
+        optimizer.step()
+        for layer in model:
+            layer.project_()
+    return time.perf_counter() - start
+
+
+def reference_rate(iterations: int) -> float:
+    # One run per process means one core per process: intra-op threads only add synchronisation
+    # for 128x100 matrices (with 2 threads on this box the loop is several times slower).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        short = reference_style(iterations // 4)
+        long = reference_style(iterations // 4 + iterations)
+    finally:
+        torch.set_num_threads(threads)
+    return iterations / max(long - short, 1e-9)
+
+
+def nalm_rate(runs: int, iterations: int) -> tuple[float, float]:
+    recipe = default_recipe("nmu", "mul", setting="madsen2020", iterations=iterations)
+    seeds = list(range(runs))
+    start = time.perf_counter()
+    out = train(SPEC, TASK, seeds, recipe, threshold=0.16001)
+    wall = time.perf_counter() - start
+    return runs * iterations / wall, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument("--sizes", default="1,10,100,1000")
+    parser.add_argument("--profile", action="store_true", help="profile S=100 (cProfile + torch)")
+    args = parser.parse_args()
+    from nalm.tasks import counter_rng
+
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"numba stream: {counter_rng.numba_available()}, iterations {args.iterations}"
+    )
+    TASK.evaluation_set("interpolation", [0])  # build the cached sets outside every timing
+    nalm_rate(2, 50)  # warm up numba compilation
+    base = reference_rate(args.iterations)
+    print(f"(a) reference style, 1 run/process: {base:10.0f} iterations/s")
+    for runs in [int(s) for s in args.sizes.split(",")]:
+        iterations = args.iterations if runs <= 100 else max(500, args.iterations // 3)
+        rate, wall = nalm_rate(runs, iterations)
+        print(
+            f"(b) nalm trainer S={runs:5d}: {rate:12.0f} seed-iterations/s "
+            f"({wall:6.1f} s)  ratio to (a): {rate / base:7.1f}x"
+        )
+    if args.profile:
+        import cProfile
+        import pstats
+
+        cProfile.runctx("nalm_rate(100, 1000)", globals(), locals(), "/tmp/nalm_trainer.prof")
+        pstats.Stats("/tmp/nalm_trainer.prof").sort_stats("tottime").print_stats(15)
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            nalm_rate(100, 300)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
+
+
+if __name__ == "__main__":
+    main()
