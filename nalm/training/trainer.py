@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from nalm.results import LearningCurve, RunResult
 from nalm.tasks._base import Task
 from nalm.units import ArithmeticUnit
+from nalm.metrics import score_curves
 from nalm.units.sparsity import sparsity_error
 
 from .model import ModelSpec, stack_modules
@@ -84,6 +85,9 @@ class _BatchedTraining:
                 f"model maps {spec.in_features}→{spec.out_features} but the task has "
                 f"{task.in_features} inputs and {task.out_features} outputs"
             )
+        lr = recipe.optimizer.lr
+        if isinstance(lr, tuple) and len(lr) != len(seeds):
+            raise ValueError(f"lr: {len(lr)} per-run learning rates for {len(seeds)} runs")
         self.spec, self.task, self.recipe = spec, task, recipe
         self.seeds = [int(s) for s in seeds]
         self.device, self.dtype = torch.device(device or "cpu"), dtype
@@ -115,6 +119,7 @@ class _BatchedTraining:
         self.curve_steps: list[int] = []
         self.curve_values: list[Tensor] = []  # each [3, S]: interpolation, extrapolation, sparsity
         self.stopped_at = torch.full((runs,), -1, dtype=torch.long)
+        self.logged_points = torch.zeros(runs, dtype=torch.long)
 
     # -- evaluation -------------------------------------------------------------------------
     @torch.no_grad()
@@ -140,6 +145,7 @@ class _BatchedTraining:
         values = torch.stack([interpolation, extrapolation, sparsity])
         # Runs that diverged or stopped are not logged any more (as the reference logs end).
         logged = self.alive & ~self.stopped
+        self.logged_points += logged.long().cpu()
         self.curve_steps.append(step)
         self.curve_values.append(
             torch.where(logged, values, torch.full_like(values, float("nan"))).cpu()
@@ -294,28 +300,31 @@ def train(
 
 
 def _score(state: _BatchedTraining, threshold: float, iterations: int) -> list[RunResult]:
-    from ._shims import score_curves
-
     steps = np.asarray(state.curve_steps, dtype=np.int64)
     values = torch.stack(state.curve_values, dim=-1).to(torch.float64).numpy()  # [3, S, E]
-    scores = score_curves(steps, values[0], values[1], threshold)
+    # A run's series ends where it stopped being logged (divergence or early stop), as in the
+    # reference logs; the selection window counts back from there.
+    scores = score_curves(
+        steps, values[0], values[1], threshold, values[2],
+        lengths=state.logged_points.clamp(min=1).numpy(),
+    )
     results = []
     for index, seed in enumerate(state.seeds):
         diverged_at = int(state.diverged_at[index])
         stopped_at = int(state.stopped_at[index])
         # Updates performed: a diverged run's failing update is not applied.
         done = diverged_at if diverged_at >= 0 else stopped_at if stopped_at >= 0 else iterations
-        score = scores[index]
+        solved_at = int(scores.solved_at[index])
         results.append(
             RunResult(
                 seed=seed,
                 status="diverged" if diverged_at >= 0 else "ok",
-                solved=score.solved,
-                solved_at=score.solved_at,
-                selected_step=score.selected_step,
-                interpolation_mse=float(values[0, index, score.selected_index]),
-                extrapolation_mse=float(values[1, index, score.selected_index]),
-                sparsity_error=float(values[2, index, score.selected_index]),
+                solved=bool(scores.solved[index]),
+                solved_at=solved_at if solved_at >= 0 else None,
+                selected_step=int(scores.selected_step[index]),
+                interpolation_mse=float(scores.interpolation_mse[index]),
+                extrapolation_mse=float(scores.extrapolation_mse[index]),
+                sparsity_error=float(scores.sparsity_error[index]),
                 threshold=threshold,
                 iterations=done,
                 diverged_at=diverged_at if diverged_at >= 0 else None,
