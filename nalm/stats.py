@@ -187,7 +187,8 @@ def beta_fit_sparsity(values: Sequence[float]) -> MeanEstimate:
     n = len(raw)
     x = [min(0.5 - _BETA_CLAMP, max(_BETA_CLAMP, v)) for v in raw]
     if n < 2 or statistics.stdev(x) <= 1e-10:
-        return t_interval_mean(x, lower=0.0, upper=0.5)
+        # R averages the clamped values here; the raw ones differ by ≤ 1e-16 and print 0 as 0
+        return t_interval_mean(raw, lower=0.0, upper=0.5)
     xs = np.asarray(x)
     log_v_lo, log_v_hi = math.log(1e-5), 60.0
 
@@ -214,6 +215,6 @@ def beta_fit_sparsity(values: Sequence[float]) -> MeanEstimate:
                           options={"xatol": 1e-10})
     mu_hat, at_best = math.exp(float(res.x)), float(res.fun)
     if float(res.x) - lo < 1e-6 or hi - float(res.x) < 1e-6:
-        return t_interval_mean(x, lower=0.0, upper=0.5, note="Beta fit on the boundary")
+        return t_interval_mean(raw, lower=0.0, upper=0.5, note="Beta fit on the boundary")
     low, high = _profile_bounds(profile, mu_hat, at_best, 1e-300, 0.5 - 1e-300)
     return MeanEstimate(mu_hat, low, high, "beta-mle", n)

@@ -312,16 +312,16 @@ class ResultsStore:
         for name, value in (("suite", suite), ("cell", cell), ("threshold_policy", threshold_policy)):
             if not isinstance(value, str) or not value:
                 raise StoreError(f"{name} must be a non-empty string, got {value!r}")
+        config_json = canonical_config_json(config)
         if "threshold_policy" in config and config["threshold_policy"] != threshold_policy:
             raise StoreError(
                 f"cell {cell!r}: config threshold_policy {config['threshold_policy']!r} differs from "
                 f"threshold_policy={threshold_policy!r}"
             )
-        config_json = canonical_config_json(config)
         h = hashlib.sha256(config_json.encode("utf-8")).hexdigest()
         runs = list(runs)
         rows = [self._run_row(r, cell) for r in runs]
-        seeds = [r.seed for r in runs]
+        seeds = [row[0] for row, _ in rows]
         if len(set(seeds)) != len(seeds):
             raise StoreError(f"cell {cell!r}: duplicate seeds in one write")
         version = library_version if library_version is not None else _default_library_version()
@@ -336,16 +336,15 @@ class ResultsStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 (suite, cell, h, config_json, now),
             )
-            for run, (row, curve_row) in zip(runs, rows):
+            for row, curve_row in rows:
                 cur = conn.execute(
                     """INSERT OR IGNORE INTO runs (
                         suite, cell, config_json, config_hash, seed, status, solved, solved_at,
                         selected_step, interpolation_mse, extrapolation_mse, sparsity_error, threshold,
-                        threshold_policy, iterations, diverged_at, wall_time_s,
+                        iterations, diverged_at, threshold_policy, wall_time_s,
                         seed_iterations_per_second, library_version, created_at
                     ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (suite, cell, config_json, h, *row, threshold_policy, run.iterations,
-                     run.diverged_at, wall, rate, version, now),
+                    (suite, cell, config_json, h, *row, threshold_policy, wall, rate, version, now),
                 )
                 if cur.rowcount == 1:
                     conn.execute(
@@ -358,7 +357,11 @@ class ResultsStore:
 
     @staticmethod
     def _run_row(run: RunResult, cell: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-        """Validate one run and turn it into (runs columns seed..threshold, curves columns)."""
+        """Validate one run and turn it into (runs columns seed..diverged_at, curves columns).
+
+        Every value is converted to a Python int/float: trainers hand over numpy scalars, which
+        sqlite3 cannot bind.
+        """
         where = f"cell {cell!r} seed {getattr(run, 'seed', '?')}"
         if not isinstance(run, RunResult):
             raise StoreError(f"{where}: expected a RunResult, got {type(run).__name__}")
@@ -380,6 +383,8 @@ class ResultsStore:
             _metric_in(run.extrapolation_mse),
             _metric_in(run.sparsity_error),
             float(run.threshold),
+            int(run.iterations),
+            None if run.diverged_at is None else int(run.diverged_at),
         )
         curve_row = (
             n,

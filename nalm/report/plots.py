@@ -178,7 +178,8 @@ def learning_curves(
         for ax in axes.flat[len(page):]:
             ax.set_visible(False)
         for ax, (c, picks) in zip(axes.flat, page):
-            for (label, r, lc), color in zip(picks, ("tab:blue", "tab:red")):
+            for label, r, lc in picks:
+                color = "tab:blue" if r.result.solved else "tab:red"
                 steps = np.asarray(lc.step)
                 for values, style, kind in ((lc.extrapolation_mse, "-", "extrap."),
                                             (lc.interpolation_mse, ":", "interp.")):

@@ -64,6 +64,22 @@ def test_non_finite_metrics_are_null_plus_status_in_sql(tmp_path: Path, make_run
     assert row == ("diverged", None, math.inf, -math.inf)  # NaN -> NULL; SQLite keeps ±inf
 
 
+def test_numpy_scalars_from_a_trainer_are_accepted(tmp_path: Path, make_run) -> None:
+    import numpy as np
+
+    run = make_run(3)
+    run.seed, run.solved, run.solved_at = np.int64(3), np.bool_(True), np.int64(2000)
+    run.selected_step, run.iterations = np.int64(5000), np.int64(5000)
+    run.extrapolation_mse, run.threshold = np.float32(1e-7), np.float64(1e-5)
+    run.curve.extrapolation_mse = list(np.asarray(run.curve.extrapolation_mse, dtype=np.float32))
+    with ResultsStore(tmp_path / "r.db") as store:
+        assert write(store, [run]) == 1
+        got = store.runs()[0].result
+        assert (got.seed, got.solved, got.solved_at, got.iterations) == (3, True, 2000, 5000)
+        assert got.extrapolation_mse == float(np.float32(1e-7)) and type(got.seed) is int
+        assert store.curve(store.runs()[0].id).extrapolation_mse == [float(x) for x in run.curve.extrapolation_mse]
+
+
 def test_config_identity_ignores_key_order_and_is_stored_canonically(tmp_path: Path, make_run) -> None:
     reordered = dict(reversed(list(CONFIG.items())))
     assert config_hash(reordered) == config_hash(CONFIG)
