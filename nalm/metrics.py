@@ -625,7 +625,7 @@ def random_baseline_error(
         model = model.to(device=device, dtype=dtype).eval()
         with torch.no_grad():
             pred = model(x)
-            diff = (pred.reshape(y.shape) - y).to(torch.float64)
+            diff = pred.reshape(y.shape).to(torch.float64) - y.to(torch.float64)
             e = diff.square().mean() if error == "mse" else diff.abs().mean()
         errors.append(float(e))
     arr = np.asarray(errors)

@@ -1,0 +1,135 @@
+"""The counter-based training generator: numba and torch agree bit for bit; streams are per run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nalm.tasks import counter_rng as cr
+
+PRECISIONS = ("float32", "float64")
+RANGES = {"single": ([1.0], [1.0]), "union": ([-6.1, 1.2], [4.9, 4.9])}
+
+
+def _subsets(S: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    m = max(1, n // 3)
+    start = np.zeros((S, 2), dtype=np.int64)
+    start[:, 0] = np.arange(S) % (n - m + 1)
+    start[:, 1] = (np.arange(S) * 7) % (n - m + 1)
+    return start, start + m
+
+
+def test_mix64_implementations_agree() -> None:
+    rng = np.random.default_rng(1)
+    vals = rng.integers(0, 2**63, size=64, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    py = [cr._mix64_int(int(v)) for v in vals]
+    np_out = cr._mix64_np(vals)
+    t_out = cr.mix64_torch(torch.from_numpy(vals.view(np.int64).copy())).numpy().view(np.uint64)
+    assert [int(v) for v in np_out] == py
+    assert [int(v) for v in t_out] == py
+    # a known SplitMix64 value: the first output of the generator seeded with 0
+    assert cr._mix64_int(cr.GAMMA) == 0xE220A8397B1DCDAF
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("kind", sorted(RANGES))
+@pytest.mark.parametrize("n", [1, 2, 7, 100])
+def test_numba_and_torch_bit_identical(precision: str, kind: str, n: int) -> None:
+    if not cr.numba_available():
+        pytest.skip("numba kernels not available")
+    S, rows = 5, 33
+    keys = cr.run_keys(range(10, 10 + S))
+    lo, width = RANGES[kind]
+    start, end = _subsets(S, n)
+    args = (keys, 17, rows, n, lo, width, start, end)
+    x_nb, s_nb = cr.fill_uniform(*args, precision=precision, backend="numba")
+    x_t, s_t = cr.fill_uniform(*args, precision=precision, backend="torch")
+    assert x_nb.dtype == x_t.dtype == getattr(torch, precision)
+    assert torch.equal(x_nb, x_t)
+    assert torch.equal(s_nb, s_t)  # float64 sums, same order, same bits
+
+
+def test_sums_are_float64_sums_of_returned_values() -> None:
+    keys = cr.run_keys([3, 4])
+    start, end = np.array([[5, 0, 0]] * 2), np.array([[30, 100, 1]] * 2)
+    x, sums = cr.fill_uniform(keys, 0, 50, 100, [2.0], [4.0], start, end)
+    ref = torch.stack(
+        [x[..., 5:30].double().sum(-1), x.double().sum(-1), x[..., 0].double()], dim=-1
+    )
+    torch.testing.assert_close(sums, ref, rtol=1e-14, atol=0.0)
+    assert torch.equal(sums[..., 2], x[..., 0].double())
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_run_stream_independent_of_batch_composition(precision: str) -> None:
+    n = 10
+    lo, width = RANGES["single"]
+    alone, _ = cr.fill_uniform(cr.run_keys([7]), 3, 16, n, lo, width, [[0]], [[2]], precision=precision)
+    keys = cr.run_keys([1, 7, 99])
+    together, _ = cr.fill_uniform(keys, 3, 16, n, lo, width, [[0]] * 3, [[2]] * 3, precision=precision)
+    assert torch.equal(alone[0], together[1])
+    assert not torch.equal(together[0], together[1])
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_steps_differ_and_batch_prefix_kept(precision: str) -> None:
+    keys = cr.run_keys([0])
+    a, _ = cr.fill_uniform(keys, 0, 8, 5, [0.0], [1.0], [[0]], [[1]], precision=precision)
+    b, _ = cr.fill_uniform(keys, 1, 8, 5, [0.0], [1.0], [[0]], [[1]], precision=precision)
+    c, _ = cr.fill_uniform(keys, 0, 20, 5, [0.0], [1.0], [[0]], [[1]], precision=precision)
+    assert not torch.equal(a, b)
+    assert torch.equal(a[0], c[0, :8])
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_distribution_single_range(precision: str) -> None:
+    """Moments of U[1, 2] within 5 standard errors; neighbouring columns uncorrelated."""
+    keys = cr.run_keys(range(20))
+    x, _ = cr.fill_uniform(keys, 5, 128, 100, [1.0], [1.0], [[0]] * 20, [[1]] * 20, precision=precision)
+    v = x.double().flatten()
+    N = v.numel()
+    assert 1.0 <= float(v.min()) and float(v.max()) <= 2.0
+    assert abs(float(v.mean()) - 1.5) < 5 * (1 / 12) ** 0.5 / N**0.5
+    # variance of the sample variance of U(0,1): (1/80 - 1/144) / N
+    assert abs(float(v.var()) - 1 / 12) < 5 * ((1 / 80 - 1 / 144) / N) ** 0.5
+    cols = x.double().reshape(-1, 100)
+    for i, j in ((0, 1), (0, 50), (49, 50), (98, 99)):
+        r = float(torch.corrcoef(torch.stack([cols[:, i], cols[:, j]]))[0, 1])
+        assert abs(r) < 5 / cols.shape[0] ** 0.5
+    # the columns filled from the high and the low bits of one hash are not correlated either
+    r = float(torch.corrcoef(torch.stack([cols[:, 3], cols[:, 53]]))[0, 1])
+    assert abs(r) < 5 / cols.shape[0] ** 0.5
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_distribution_union(precision: str) -> None:
+    keys = cr.run_keys(range(10))
+    x, _ = cr.fill_uniform(keys, 0, 128, 100, [-6.0, 2.0], [4.0, 4.0], [[0]] * 10, [[1]] * 10,
+                           precision=precision)
+    v = x.double().flatten()
+    N = v.numel()
+    neg = v < 0
+    assert bool(((v >= -6) & (v <= -2) | (v >= 2) & (v <= 6)).all())
+    assert abs(float(neg.double().mean()) - 0.5) < 5 * 0.5 / N**0.5
+    assert abs(float(v[neg].mean()) + 4.0) < 5 * (16 / 12) ** 0.5 / (N / 2) ** 0.5
+
+
+def test_uniform_stream_matches_fill_uniform() -> None:
+    start, end = _subsets(4, 100)
+    stream = cr.UniformStream([1, 2, 3, 4], 100, [1.0], [1.0], start, end)
+    x1, s1 = stream(9, 16)
+    x2, s2 = cr.fill_uniform(cr.run_keys([1, 2, 3, 4]), 9, 16, 100, [1.0], [1.0], start, end)
+    assert torch.equal(x1, x2) and torch.equal(s1, s2)
+
+
+def test_rejects_bad_arguments() -> None:
+    keys = cr.run_keys([0])
+    with pytest.raises(ValueError, match="step"):
+        cr.fill_uniform(keys, -1, 2, 3, [0.0], [1.0], [[0]], [[1]])
+    with pytest.raises(ValueError, match="subset ranges"):
+        cr.fill_uniform(keys, 0, 2, 3, [0.0], [1.0], [[0]], [[4]])
+    with pytest.raises(ValueError, match="non-negative"):
+        cr.run_keys([-1])
+    with pytest.raises(ValueError, match="backend"):
+        cr.fill_uniform(keys, 0, 2, 3, [0.0], [1.0], [[0]], [[1]], backend="cuda")
