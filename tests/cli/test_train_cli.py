@@ -1,0 +1,68 @@
+"""`nalm train`: one cell end to end, JSON shape, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nalm.cli.main", "train", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_nau_learns_addition_on_every_seed_json() -> None:
+    proc = run_cli(
+        "--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6",
+        "--seeds", "4", "--iterations", "8000", "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    for key in ("success_rate", "ci_low", "ci_high", "solved_at_median", "threshold",
+                "seed_iterations_per_second", "runs"):
+        assert key in summary
+    assert summary["success_rate"] == 1.0
+    assert summary["ci_low"] == pytest.approx(0.5101, abs=1e-3)  # Wilson, 4/4
+    assert [r["seed"] for r in summary["runs"]] == [0, 1, 2, 3]
+    for run in summary["runs"]:
+        assert run["status"] == "ok" and run["solved"]
+        assert run["extrapolation_mse"] < summary["threshold"]
+        assert set(run) >= {"seed", "status", "solved", "solved_at", "interpolation_mse",
+                            "extrapolation_mse", "sparsity_error"}
+
+
+def test_two_layer_cell_runs() -> None:
+    proc = run_cli(
+        "--unit", "nau", "--unit2", "nmu", "--op", "mul", "--input-size", "10",
+        "--interp", "1,2", "--extrap", "2,6", "--seeds", "3", "--iterations", "200", "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["model"] == "nau(10→2) → nmu(2→1)" and len(summary["runs"]) == 3
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--unit", "nope", "--op", "add", "--interp", "1,2", "--extrap", "2,6"], "--unit"),
+        (["--unit", "nau", "--op", "pow", "--interp", "1,2", "--extrap", "2,6"], "--op"),
+        (["--unit", "nau", "--op", "add", "--interp", "2,1", "--extrap", "2,6"], "interpolation_range"),
+        (["--unit", "nau", "--op", "add", "--interp", "1,x", "--extrap", "2,6"], "--interp"),
+        (["--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--seeds", "0"], "--seeds"),
+        (["--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--lr", "-1"], "--lr"),
+        (["--unit", "nau", "--op", "root", "--interp", "-2,-1", "--extrap", "2,6"], "root"),
+    ],
+)
+def test_bad_input_one_line_exit_2(args, needle) -> None:
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nalm: error:"), proc.stderr
+    assert needle in lines[0]
