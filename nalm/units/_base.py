@@ -8,7 +8,8 @@ things from it, and gets them only through this contract:
     ``λ̂ · S_lin(t)`` for ``"sparsity"``) and adds it to the loss. Terms with the same name are summed
     over the layers of a network before scaling, which is how the reference experiments share one λ
     across layers. Names in use: ``"sparsity"`` (NAU/NMU-style), ``"l1"`` (NPU's β‖θ‖₁),
-    ``"inalu"`` (iNALU's saturation penalty), ``"npu_weight"``/``"npu_gate"`` (modified RealNPU).
+    ``"inalu"`` (iNALU's saturation penalty), ``"npu_weight"``/``"npu_gate"`` (modified RealNPU),
+    ``"oob"`` (the out-of-bounds penalty of the "regualized" oob mode, instead of a projection).
 
 ``project_() -> None``
     The post-step projection, called by the loop right after ``optimizer.step()`` (e.g. NMU clamps
@@ -19,7 +20,8 @@ things from it, and gets them only through this contract:
     ``self.training`` like any PyTorch module.
 
 Two more methods serve metrics, not training: ``effective_weights()`` returns the weights the unit
-actually applies (after tanh·σ, clamps, ...), used for the sparsity error, and ``extra_repr()``.
+actually applies (after tanh·σ, clamps, ...), each a matrix ``[.., out, in]``, used for the sparsity
+error, and ``extra_repr()``.
 
 Stacked runs
 ------------
