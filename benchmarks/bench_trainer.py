@@ -75,11 +75,13 @@ def reference_rate(iterations: int) -> float:
     return iterations / max(long - short, 1e-9)
 
 
-def nalm_rate(runs: int, iterations: int) -> tuple[float, float]:
+def nalm_rate(runs: int, iterations: int, device: str = "cpu") -> tuple[float, float]:
     recipe = default_recipe("nmu", "mul", setting="madsen2020", iterations=iterations)
     seeds = list(range(runs))
     start = time.perf_counter()
-    out = train(SPEC, TASK, seeds, recipe, threshold=0.16001)
+    train(SPEC, TASK, seeds, recipe, threshold=0.16001, device=device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
     wall = time.perf_counter() - start
     return runs * iterations / wall, wall
 
@@ -89,6 +91,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--sizes", default="1,10,100,1000")
     parser.add_argument("--profile", action="store_true", help="profile S=100 (cProfile + torch)")
+    parser.add_argument("--device", default="cpu", help="device of nalm's trainer (cpu, cuda)")
+    parser.add_argument("--reference-iterations", type=int, default=None,
+                        help="iterations of the reference-style loop (default: --iterations)")
     args = parser.parse_args()
     from nalm.tasks import counter_rng
 
@@ -97,14 +102,14 @@ def main() -> None:
         f"numba stream: {counter_rng.numba_available()}, iterations {args.iterations}"
     )
     TASK.evaluation_set("interpolation", [0])  # build the cached sets outside every timing
-    nalm_rate(2, 50)  # warm up numba compilation
-    base = reference_rate(args.iterations)
-    print(f"(a) reference style, 1 run/process: {base:10.0f} iterations/s")
+    nalm_rate(2, 50, args.device)  # warm up numba compilation / CUDA context
+    base = reference_rate(args.reference_iterations or args.iterations)
+    print(f"(a) reference style, 1 run/process, CPU: {base:10.0f} iterations/s")
     for runs in [int(s) for s in args.sizes.split(",")]:
-        iterations = args.iterations if runs <= 100 else max(500, args.iterations // 3)
-        rate, wall = nalm_rate(runs, iterations)
+        iterations = args.iterations if runs <= 100 or args.device != "cpu" else max(500, args.iterations // 3)
+        rate, wall = nalm_rate(runs, iterations, args.device)
         print(
-            f"(b) nalm trainer S={runs:5d}: {rate:12.0f} seed-iterations/s "
+            f"(b) nalm trainer S={runs:5d} on {args.device}: {rate:12.0f} seed-iterations/s "
             f"({wall:6.1f} s)  ratio to (a): {rate / base:7.1f}x"
         )
     if args.profile:
