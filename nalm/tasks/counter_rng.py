@@ -75,6 +75,8 @@ STREAM_THRESHOLD = 0x7468_7265_7368_0002
 
 #: Hashes one (run, step) may use; keeps ``q + 1`` far below 2**64.
 MAX_HASHES_PER_STEP = 1 << 40
+#: Below this many values per call the numba kernel runs on one thread (fork/join costs more).
+PARALLEL_MIN_VALUES = 1 << 15
 
 Precision = str  # "float32" | "float64"
 
@@ -168,6 +170,12 @@ def step_bases_torch(keys: Tensor, step: int) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _device_const(values: tuple, dtype: torch.dtype, device: str) -> Tensor:
+    """Small constant tensors kept on their device (avoids a host-to-device copy per batch)."""
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
 def _affine(u: Tensor, coin: Tensor | None, lo: Tensor, width: Tensor) -> Tensor:
     """``u · width[c] + lo[c]`` as two separate kernels (never a fused multiply-add)."""
     if coin is None:
@@ -177,7 +185,9 @@ def _affine(u: Tensor, coin: Tensor | None, lo: Tensor, width: Tensor) -> Tensor
     return t + lo[coin]
 
 
-def _torch_subset_sums(x: Tensor, sub_start: np.ndarray, sub_end: np.ndarray) -> Tensor:
+def _torch_subset_sums(
+    x: Tensor, sub_start: np.ndarray, sub_end: np.ndarray, starts_dev: list[Tensor] | None = None
+) -> Tensor:
     """float64 subset sums in the numba kernel's order (four interleaved accumulators)."""
     S, rows, _ = x.shape
     device = x.device
@@ -190,13 +200,22 @@ def _torch_subset_sums(x: Tensor, sub_start: np.ndarray, sub_end: np.ndarray) ->
         if (size != size[0]).any():
             raise ValueError("the torch backend needs each subset to have one size across runs")
         m = int(size[0])
-        starts = torch.as_tensor(sub_start[:, k], dtype=torch.int64, device=device)
+        starts = (
+            starts_dev[k]
+            if starts_dev is not None
+            else torch.as_tensor(sub_start[:, k], dtype=torch.int64, device=device)
+        )
         idx = starts.view(S, 1, 1) + torch.arange(m, device=device).view(1, 1, m)
         cols = torch.gather(x, 2, idx.expand(S, rows, m)).to(torch.float64)
-        acc = [torch.zeros((S, rows), dtype=torch.float64, device=device) for _ in range(4)]
-        for j in range(m):
-            acc[j % 4] = acc[j % 4] + cols[..., j]
-        sums[..., k] = (acc[0] + acc[1]) + (acc[2] + acc[3])
+        # element j -> lane j % 4, lanes accumulated left to right; zero padding at the end is exact
+        pad = (-m) % 4
+        if pad:
+            cols = torch.cat([cols, cols.new_zeros((S, rows, pad))], dim=-1)
+        lanes = cols.view(S, rows, -1, 4)
+        acc = torch.zeros((S, rows, 4), dtype=torch.float64, device=device)
+        for j in range(lanes.shape[2]):
+            acc = acc + lanes[:, :, j]
+        sums[..., k] = (acc[..., 0] + acc[..., 1]) + (acc[..., 2] + acc[..., 3])
     return sums
 
 
@@ -210,8 +229,12 @@ def fill_uniform_torch(
     sub_end: np.ndarray,
     *,
     precision: Precision,
+    starts_dev: list[Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Torch implementation of :func:`fill_uniform`; ``bases`` is an int64 tensor on the target device."""
+    """Torch implementation of :func:`fill_uniform`; ``bases`` is an int64 tensor on the target device.
+
+    ``starts_dev``: the columns of ``sub_start`` already on the device (optional, saves copies).
+    """
     device = bases.device
     S = bases.shape[0]
     base = bases.view(S, 1, 1)
@@ -219,8 +242,8 @@ def fill_uniform_torch(
     b = torch.arange(rows, device=device, dtype=torch.int64).view(1, rows, 1)
     if precision == "float32":
         H, L = (n + 1) // 2, n // 2
-        lo_t = torch.as_tensor(np.asarray(lo, np.float32), device=device)
-        w_t = torch.as_tensor(np.asarray(width, np.float32), device=device)
+        lo_t = _device_const(tuple(float(v) for v in np.asarray(lo, np.float32)), torch.float32, str(device))
+        w_t = _device_const(tuple(float(v) for v in np.asarray(width, np.float32)), torch.float32, str(device))
         q = torch.arange(1, H + 1, device=device, dtype=torch.int64).view(1, 1, H)
         z = mix64_torch(base + (b * H + q) * _S_GAMMA)  # [S, rows, H]
         u_hi = _lsr(z, 40).to(torch.float32) * 2.0**-24
@@ -230,15 +253,15 @@ def fill_uniform_torch(
         x_hi = _affine(u_hi, c_hi, lo_t, w_t)  # columns [0, L) and, for odd n, column n - 1
         x = torch.cat([x_hi[..., :L], _affine(u_lo, c_lo, lo_t, w_t), x_hi[..., L:]], dim=-1)
     elif precision == "float64":
-        lo_t = torch.as_tensor(np.asarray(lo, np.float64), device=device)
-        w_t = torch.as_tensor(np.asarray(width, np.float64), device=device)
+        lo_t = _device_const(tuple(float(v) for v in lo), torch.float64, str(device))
+        w_t = _device_const(tuple(float(v) for v in width), torch.float64, str(device))
         q = torch.arange(1, n + 1, device=device, dtype=torch.int64).view(1, 1, n)
         z = mix64_torch(base + (b * n + q) * _S_GAMMA)  # [S, rows, n]
         u = _lsr(z, 11).to(torch.float64) * 2.0**-53
         x = _affine(u, (z & 1) if union else None, lo_t, w_t)
     else:
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
-    return x, _torch_subset_sums(x, sub_start, sub_end)
+    return x, _torch_subset_sums(x, sub_start, sub_end, starts_dev)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -278,13 +301,16 @@ def fill_uniform_numba(
     mod = _numba_module()
     if mod is None:
         raise RuntimeError("numba is not available")
+    S = len(bases)
+    serial = S * rows * n < PARALLEL_MIN_VALUES
     if precision == "float32":
-        kernel, dtype, np_dtype = mod.fill_f32, torch.float32, np.float32
+        kernel = mod.fill_f32_serial if serial else mod.fill_f32
+        dtype, np_dtype = torch.float32, np.float32
     elif precision == "float64":
-        kernel, dtype, np_dtype = mod.fill_f64, torch.float64, np.float64
+        kernel = mod.fill_f64_serial if serial else mod.fill_f64
+        dtype, np_dtype = torch.float64, np.float64
     else:
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
-    S = len(bases)
     x = torch.empty((S, rows, n), dtype=dtype)
     sums = torch.empty((S, rows, sub_start.shape[1]), dtype=torch.float64)
     kernel(
@@ -407,6 +433,11 @@ class UniformStream:
         else:
             raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
         self.keys_t = None if self.use_numba else keys_to_torch(self.keys, self.device)
+        self.starts_t = (
+            None
+            if self.use_numba
+            else [torch.as_tensor(c, device=self.device) for c in self.sub_start.T.copy()]
+        )
 
     @property
     def backend(self) -> str:
@@ -424,5 +455,5 @@ class UniformStream:
         assert self.keys_t is not None
         return fill_uniform_torch(
             step_bases_torch(self.keys_t, step), rows, self.n, self.lo, self.width,
-            self.sub_start, self.sub_end, precision=self.precision,
+            self.sub_start, self.sub_end, precision=self.precision, starts_dev=self.starts_t,
         )
