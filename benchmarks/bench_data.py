@@ -4,9 +4,12 @@
 
 For each S it times, side by side and interleaved (so machine load hits all alike):
 
-* ``nalm``: ``StaticArithmeticTask("mul").train_batch`` through a prepared stream — S × 128 × 100
-  counter-based float32 inputs *and* the float64 subset sums / targets (numba on the CPU; torch on
-  CUDA or with ``--backend torch``);
+* ``nalm``: ``StaticArithmeticTask("mul").train_stream(seeds, reuse_output=True)`` — S × 128 × 100
+  counter-based float32 inputs *and* the float64 subset sums / targets, written into the same output
+  tensor every step like the two baselines' ``out=`` (numba on the CPU; torch on CUDA or with
+  ``--backend torch``);
+* ``alloc``: the same through ``train_batch`` (a fresh output tensor per step, as the ``Task`` protocol
+  returns it; above glibc's mmap threshold, S = 1000, page faults make this much slower);
 * ``torch.rand``: ``torch.rand(S, 128, 100, out=...)`` (torch's CPU generator; inputs only);
 * ``numpy PCG64``: ``Generator.random(dtype=float32, out=...)`` (inputs only).
 
@@ -61,16 +64,22 @@ def main() -> None:
         f"torch threads {torch.get_num_threads()}, numba {'yes' if numba_available() else 'no'}, "
         f"device {device}"
     )
-    header = f"{'S':>6} {'nalm ms':>10} {'p10':>8} {'torch.rand':>11} {'p10':>8} {'pcg64':>9} {'p10':>8} "
+    header = f"{'S':>6} {'nalm ms':>10} {'p10':>8} {'alloc':>8} {'torch.rand':>11} {'p10':>8} {'pcg64':>9} {'p10':>8} "
     header += f"{'rand/nalm':>10} {'pcg64/nalm':>11}  backend"
     print(header)
     for S in sizes:
-        stream = task.train_stream(list(range(S)), device=device, backend=args.backend)
+        stream = task.train_stream(list(range(S)), device=device, backend=args.backend, reuse_output=True)
+        fresh = task.train_stream(list(range(S)), device=device, backend=args.backend)
         step = [0]
 
         def nalm_batch() -> None:
             x, y = stream(step[0], B)
             step[0] += 1
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        def nalm_alloc() -> None:
+            x, y = fresh(step[0], B)
             if device.type == "cuda":
                 torch.cuda.synchronize()
 
@@ -87,19 +96,21 @@ def main() -> None:
         def pcg64() -> None:
             gen.random(dtype=np.float32, out=arr)
 
-        for fn in (nalm_batch, torch_rand, pcg64):  # warm-up (numba load, allocator)
+        for fn in (nalm_batch, nalm_alloc, torch_rand, pcg64):  # warm-up (numba load, allocator)
             for _ in range(3):
                 fn()
         repeat = max(5, args.repeat if S <= 100 else args.repeat // 10)
-        t_nalm, t_rand, t_pcg = [], [], []
-        for _ in range(repeat):  # interleave so load spikes hit all three
+        t_nalm, t_alloc, t_rand, t_pcg = [], [], [], []
+        for _ in range(repeat):  # interleave so load spikes hit all of them
             t_nalm += _time(nalm_batch, 1)
+            t_alloc += _time(nalm_alloc, 1)
             t_rand += _time(torch_rand, 1)
             t_pcg += _time(pcg64, 1)
         med = [statistics.median(t) * 1e3 for t in (t_nalm, t_rand, t_pcg)]
         p10 = [float(np.percentile(t, 10)) * 1e3 for t in (t_nalm, t_rand, t_pcg)]
+        alloc = statistics.median(t_alloc) * 1e3
         print(
-            f"{S:>6} {med[0]:>10.3f} {p10[0]:>8.3f} {med[1]:>11.3f} {p10[1]:>8.3f} {med[2]:>9.3f} "
+            f"{S:>6} {med[0]:>10.3f} {p10[0]:>8.3f} {alloc:>8.3f} {med[1]:>11.3f} {p10[1]:>8.3f} {med[2]:>9.3f} "
             f"{p10[2]:>8.3f} {med[1] / med[0]:>10.2f} {med[2] / med[0]:>11.2f}  {stream.backend}"
         )
 

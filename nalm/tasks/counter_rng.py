@@ -296,8 +296,12 @@ def fill_uniform_numba(
     sub_end: np.ndarray,
     *,
     precision: Precision,
+    out: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Same contract as :func:`fill_uniform_torch`, computed by the numba kernels on the CPU."""
+    """Same contract as :func:`fill_uniform_torch`, computed by the numba kernels on the CPU.
+
+    ``out``: optional ``(x, sums)`` CPU tensors of the right shapes and dtypes to fill in place.
+    """
     mod = _numba_module()
     if mod is None:
         raise RuntimeError("numba is not available")
@@ -311,8 +315,14 @@ def fill_uniform_numba(
         dtype, np_dtype = torch.float64, np.float64
     else:
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
-    x = torch.empty((S, rows, n), dtype=dtype)
-    sums = torch.empty((S, rows, sub_start.shape[1]), dtype=torch.float64)
+    x_shape, s_shape = (S, rows, n), (S, rows, sub_start.shape[1])
+    if out is not None and tuple(out[0].shape) == x_shape and out[0].dtype == dtype and (
+        tuple(out[1].shape) == s_shape
+    ):
+        x, sums = out
+    else:
+        x = torch.empty(x_shape, dtype=dtype)
+        sums = torch.empty(s_shape, dtype=torch.float64)
     kernel(
         np.ascontiguousarray(bases, dtype=np.uint64),
         rows,
@@ -399,6 +409,11 @@ class UniformStream:
 
     Keys, subset arrays and (for the torch backend) device tensors are built once, so a per-step call
     does only the generation. This is what :class:`nalm.tasks.static.StaticArithmeticTask` uses.
+
+    ``reuse_output=True`` (numba backend): every call fills the *same* output tensors, so a returned
+    batch is overwritten by the next call. It avoids allocating (and, for batches above glibc's mmap
+    threshold, page-faulting) tens of MB per step: at S = 1000 runs × 128 × 100 inputs the fill takes
+    about 18 ms with reuse against 45–60 ms with a fresh 51 MB tensor on the 2-core VM.
     """
 
     def __init__(
@@ -414,6 +429,7 @@ class UniformStream:
         device: torch.device | str | None = None,
         backend: str = "auto",
         stream: int = STREAM_TRAIN,
+        reuse_output: bool = False,
     ) -> None:
         self.device = torch.device("cpu" if device is None else device)
         self.keys = run_keys(seeds, stream)
@@ -433,6 +449,8 @@ class UniformStream:
         else:
             raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
         self.keys_t = None if self.use_numba else keys_to_torch(self.keys, self.device)
+        self.reuse_output = bool(reuse_output)
+        self._out: tuple[Tensor, Tensor] | None = None
         self.starts_t = (
             None
             if self.use_numba
@@ -448,10 +466,13 @@ class UniformStream:
             raise ValueError(f"rows out of range: {rows}")
         if self.use_numba:
             bases = step_bases(self.keys, step)
-            return fill_uniform_numba(
+            x, sums = fill_uniform_numba(
                 bases, rows, self.n, self.lo, self.width, self.sub_start, self.sub_end,
-                precision=self.precision,
+                precision=self.precision, out=self._out,
             )
+            if self.reuse_output:
+                self._out = (x, sums)
+            return x, sums
         assert self.keys_t is not None
         return fill_uniform_torch(
             step_bases_torch(self.keys_t, step), rows, self.n, self.lo, self.width,

@@ -411,9 +411,16 @@ class StaticArithmeticTask:
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
         backend: str = "auto",
+        reuse_output: bool = False,
     ) -> "TrainStream":
-        """A prepared per-step batch source for these runs (what :meth:`train_batch` uses)."""
-        return TrainStream(self, seeds, device=device, dtype=dtype, backend=backend)
+        """A prepared per-step batch source for these runs (what :meth:`train_batch` uses).
+
+        ``reuse_output=True``: inputs are written into the same tensor every step (valid until the
+        next call); saves a large allocation per step at big S on the CPU. Off in :meth:`train_batch`.
+        """
+        return TrainStream(
+            self, seeds, device=device, dtype=dtype, backend=backend, reuse_output=reuse_output
+        )
 
     def train_batch(
         self,
@@ -430,7 +437,7 @@ class StaticArithmeticTask:
         precision), never on the other seeds. Prepared streams are cached per (seeds, device, dtype).
         """
         dev = torch.device("cpu" if device is None else device)
-        key = tuple(int(s) for s in seeds)
+        key = tuple(seeds)  # validated (integers in [0, 2**32)) when the stream is built
         return _cached_stream(self, key, str(dev), dtype)(step, batch_size)
 
     # ---------------------------------------------------------------- evaluation sets
@@ -492,6 +499,7 @@ class TrainStream:
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
         backend: str = "auto",
+        reuse_output: bool = False,
     ) -> None:
         self.task = task
         self.seeds = tuple(_check_seed(s) for s in seeds)
@@ -507,6 +515,7 @@ class TrainStream:
         self._stream = UniformStream(
             self.seeds, task.input_size, lo, width, ranges[..., 0], ranges[..., 1],
             precision=self.precision, device=self.device, backend=backend,
+            reuse_output=reuse_output,
         )
 
     @property

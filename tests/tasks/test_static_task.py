@@ -182,3 +182,15 @@ def test_import_nalm_stays_light() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reuse_output_stream(mul: StaticArithmeticTask) -> None:
+    plain = mul.train_stream([1, 2])
+    reuse = mul.train_stream([1, 2], reuse_output=True)
+    x1, y1 = reuse(0, 16)
+    x1_copy = x1.clone()
+    x2, y2 = reuse(1, 16)
+    assert torch.equal(x2, plain(1, 16)[0]) and torch.equal(y2, plain(1, 16)[1])
+    assert torch.equal(x1_copy, plain(0, 16)[0])
+    if reuse.backend == "numba":
+        assert x1.data_ptr() == x2.data_ptr()  # documented: the next call overwrites the batch
