@@ -100,10 +100,14 @@ def _row_text(rec: dict[str, Any], uses_b: bool) -> str:
     "--threshold-policy",
     type=click.Choice(_POLICIES),
     default=None,
-    help="Success threshold policy [default: madsen_r for static tasks, fixed_1e-5 for single-module].",
+    help="Success threshold policy [default: madsen_r for static tasks (generator where R's geometry "
+    "does not fit the input), fixed_1e-5 for single-module].",
 )
 @click.option("--eps", type=float, default=None, help="ε of the perturbed solution (default 1e-5).")
-@click.option("--mc-samples", type=int, default=1_000_000, show_default=True)
+@click.option(
+    "--mc-samples", type=click.IntRange(2), default=1_000_000, show_default=True,
+    help="Monte Carlo samples of the threshold.",
+)
 @click.option("--rows", type=click.IntRange(0, 50), default=2, show_default=True, help="Rows per set.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def task(
@@ -123,7 +127,15 @@ def task(
     rows: int,
     as_json: bool,
 ) -> None:
-    """Show a task: the inputs forming a and b for a seed, sample rows, and the success threshold."""
+    """Show a task: the inputs forming a and b for a seed, sample rows, and the success threshold.
+
+    \b
+    Ranges: LO,HI (e.g. 1,2 or -2,-1); a union of two equal-width ranges
+    joins them with ':' (e.g. --extrap -6,-2:2,6 is U[-6,-2] ∪ U[2,6]).
+    Rows shown are the fixed validation and test sets, identical to the
+    reference implementation's; the threshold is Monte Carlo unless the
+    policy is fixed_1e-5 or published.
+    """
     from nalm.metrics import threshold_estimate
     from nalm.tasks.presets import PRIMER_SUBSET_RATIOS, primer_range
     from nalm.tasks.static import SingleModuleTask, StaticArithmeticTask, format_range
