@@ -138,7 +138,3 @@ def fill_f64(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
             row[i] = t + lo[c]
         _subset_sums(row, s, b, sub_start, sub_end, out_sums)
 
-
-# Serial twins (same code; ``prange`` runs as ``range``): no fork/join cost for small batches.
-fill_f32_serial = numba.njit(cache=True, nogil=True)(fill_f32.py_func)
-fill_f64_serial = numba.njit(cache=True, nogil=True)(fill_f64.py_func)

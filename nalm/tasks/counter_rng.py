@@ -75,8 +75,6 @@ STREAM_THRESHOLD = 0x7468_7265_7368_0002
 
 #: Hashes one (run, step) may use; keeps ``q + 1`` far below 2**64.
 MAX_HASHES_PER_STEP = 1 << 40
-#: Below this many values per call the numba kernel runs on one thread (fork/join costs more).
-PARALLEL_MIN_VALUES = 1 << 15
 
 Precision = str  # "float32" | "float64"
 
@@ -306,13 +304,10 @@ def fill_uniform_numba(
     if mod is None:
         raise RuntimeError("numba is not available")
     S = len(bases)
-    serial = S * rows * n < PARALLEL_MIN_VALUES
     if precision == "float32":
-        kernel = mod.fill_f32_serial if serial else mod.fill_f32
-        dtype, np_dtype = torch.float32, np.float32
+        kernel, dtype, np_dtype = mod.fill_f32, torch.float32, np.float32
     elif precision == "float64":
-        kernel = mod.fill_f64_serial if serial else mod.fill_f64
-        dtype, np_dtype = torch.float64, np.float64
+        kernel, dtype, np_dtype = mod.fill_f64, torch.float64, np.float64
     else:
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
     x_shape, s_shape = (S, rows, n), (S, rows, sub_start.shape[1])
