@@ -94,6 +94,8 @@ def normalize_range(value: Any, field_name: str) -> RangeSpec:
     ``field_name`` for anything else: empty or reversed ranges, non-finite bounds, unequal widths,
     overlapping union members, more than two members.
     """
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if not isinstance(value, (tuple, list)) or len(value) == 0:
         raise ConfigError(
             f"{field_name}: expected (lo, hi) or a union ((lo, hi), (lo, hi)), got {value!r}"
@@ -503,6 +505,8 @@ class TrainStream:
     ) -> None:
         self.task = task
         self.seeds = tuple(_check_seed(s) for s in seeds)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ConfigError(f"dtype: must be a floating-point torch dtype, got {dtype!r}")
         self.dtype = dtype
         self.device = torch.device("cpu" if device is None else device)
         spec = task.interpolation_range

@@ -126,3 +126,12 @@ def test_bad_seeds_splits_and_batches() -> None:
         t.train_batch([0], -1, 8)
     with pytest.raises(ConfigError, match=r"^seed: must be in"):
         t.train_batch([-5], 0, 8, dtype=torch.float32)
+    with pytest.raises(ConfigError, match=r"^dtype: must be a floating-point torch dtype, got torch.int64"):
+        t.train_batch([0], 0, 8, dtype=torch.int64)
+
+
+def test_numpy_ranges_accepted() -> None:
+    import numpy as np
+
+    t = StaticArithmeticTask("add", interpolation_range=np.array([1.0, 2.0]))
+    assert t.interpolation_range == ((1.0, 2.0),)
