@@ -60,6 +60,10 @@ are accumulated in float64 from the values as returned (so a target is exact for
 sees), each subset over four interleaved accumulators, element ``j`` into accumulator ``j mod 4``,
 combined as ``(a0 + a1) + (a2 + a3)``.
 
+The numba kernel runs on numba's threads (all cores by default; ``NALM_DATA_THREADS=k`` caps them,
+and calls under 2¹⁷ values use one thread). On a machine where other processes hold cores, a
+two-thread fork/join can stall for a scheduler time slice; capping at 1 avoids that.
+
 numba is imported lazily (``import nalm`` never loads it); without numba, or on CUDA, the torch
 implementation runs: int64 two's-complement wrap-around for the modular products and masked
 arithmetic shifts for logical shifts. Set ``NALM_DISABLE_NUMBA=1`` to force the torch path.
@@ -295,6 +299,20 @@ def numba_available() -> bool:
     return _numba_module() is not None
 
 
+#: Below this many values per call the numba kernel runs on one thread: nearly as fast as two for
+#: small batches, and immune to the fork/join stall when another process holds a core.
+PARALLEL_MIN_VALUES = 1 << 17
+
+
+def _kernel_threads(values: int) -> int | None:
+    """Thread cap for one kernel call: 1 for small calls, ``NALM_DATA_THREADS`` if set, else None."""
+    env = os.environ.get("NALM_DATA_THREADS")
+    cap = int(env) if env else None
+    if values < PARALLEL_MIN_VALUES:
+        return 1
+    return max(1, cap) if cap is not None else None
+
+
 def fill_uniform_numba(
     bases: np.ndarray,
     rows: int,
@@ -321,6 +339,7 @@ def fill_uniform_numba(
         kernel, dtype, np_dtype = mod.fill_f64, torch.float64, np.float64
     else:
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    threads = _kernel_threads(S * rows * n)
     x_shape, s_shape = (S, rows, n), (S, rows, sub_start.shape[1])
     if out is not None and tuple(out[0].shape) == x_shape and out[0].dtype == dtype and (
         tuple(out[1].shape) == s_shape
@@ -329,17 +348,27 @@ def fill_uniform_numba(
     else:
         x = torch.empty(x_shape, dtype=dtype)
         sums = torch.empty(s_shape, dtype=torch.float64)
-    kernel(
-        np.ascontiguousarray(bases, dtype=np.uint64),
-        rows,
-        n,
-        np.ascontiguousarray(lo, dtype=np_dtype),
-        np.ascontiguousarray(width, dtype=np_dtype),
-        np.ascontiguousarray(sub_start, dtype=np.int64),
-        np.ascontiguousarray(sub_end, dtype=np.int64),
-        x.numpy(),
-        sums.numpy(),
-    )
+    previous = None
+    if threads is not None:
+        import numba
+
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(threads, previous))
+    try:
+        kernel(
+            np.ascontiguousarray(bases, dtype=np.uint64),
+            rows,
+            n,
+            np.ascontiguousarray(lo, dtype=np_dtype),
+            np.ascontiguousarray(width, dtype=np_dtype),
+            np.ascontiguousarray(sub_start, dtype=np.int64),
+            np.ascontiguousarray(sub_end, dtype=np.int64),
+            x.numpy(),
+            sums.numpy(),
+        )
+    finally:
+        if previous is not None:
+            numba.set_num_threads(previous)
     return x, sums
 
 
