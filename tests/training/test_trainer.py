@@ -156,3 +156,23 @@ def test_stack_and_unstack_round_trip() -> None:
         single = unstack_module(stacked, i, SPEC.build(0))
         for (n, p), (_, q) in zip(single.named_parameters(), net.named_parameters()):
             assert torch.equal(p, q), n
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_static_task_nau_nmu_batch_equals_alone(dtype: torch.dtype, rtol: float) -> None:
+    """The issue's setting: the static task (100 inputs, per-run data), NAU → NMU, 2,000 steps."""
+    from nalm.tasks import StaticArithmeticTask
+    from nalm.training.recipes import default_recipe
+
+    task = StaticArithmeticTask("mul", input_size=100, eval_samples=500)
+    spec = ModelSpec(("nau", "nmu"), in_features=100, out_features=1, hidden=2)
+    recipe = default_recipe("nmu", "mul", setting="madsen2020", iterations=2000)
+    seeds = [7, 0, 42]
+    batch = train(spec, task, seeds, recipe, threshold=0.16, dtype=dtype)
+    for index, seed in enumerate(seeds):
+        xb, yb = task.train_batch(seeds, 1999, 128, dtype=dtype)
+        xa, ya = task.train_batch([seed], 1999, 128, dtype=dtype)
+        assert torch.equal(xb[index], xa[0]) and torch.equal(yb[index], ya[0])
+        alone = train(spec, task, [seed], recipe, threshold=0.16, dtype=dtype)
+        for name, value in _params(alone.model).items():
+            assert_rel_close(batch.model.get_parameter(name)[index].detach(), value[0], rtol)
