@@ -29,7 +29,8 @@ Every parameter may carry extra *leading* dimensions (a run axis): a parameter d
 may be stored ``[S, O, I]``. Forward passes then take inputs ``[S, B, I]`` and return ``[S, B, O]``;
 regularizers reduce over a parameter's own dimensions only and return a tensor of shape ``[S]``
 (a 0-d tensor for an ordinary unit). This is what lets the trainer run S independent seeds as one
-program without ``vmap``; units get it by writing shape-generic code (``x @ W.mT``, reductions over
+program without ``vmap``; units get it by writing shape-generic code (``linear(x, W)`` for ``x Wᵀ``,
+reductions over
 negative dims).
 """
 
@@ -88,3 +89,17 @@ def sparsity_distance(w: Tensor) -> Tensor:
 def mean_over_last(t: Tensor, ndim: int) -> Tensor:
     """Mean over a parameter's own ``ndim`` trailing dimensions, keeping any leading run axes."""
     return t.mean(dim=tuple(range(-ndim, 0)))
+
+
+def linear(x: Tensor, W: Tensor) -> Tensor:
+    """``x Wᵀ`` for ``x [.., B, I]`` and ``W [.., O, I]``, broadcasting leading (run) dimensions.
+
+    When every run shares one input (``x [1, B, I]`` or ``[B, I]``, as evaluation sets are) and W is
+    stacked ``[S, O, I]``, this is one ``[B, I] @ [I, S·O]`` product instead of broadcasting x to
+    ``[S, B, I]`` first — S times less memory traffic for a first layer.
+    """
+    if W.dim() > 2 and all(d == 1 for d in x.shape[:-2]):
+        rows, features = x.shape[-2:]
+        out = x.reshape(rows, features) @ W.reshape(-1, features).T  # [B, S·O]
+        return out.reshape(rows, *W.shape[:-1]).movedim(0, -2)
+    return x @ W.mT

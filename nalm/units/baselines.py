@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs
+from ._base import ArithmeticUnit, factory_kwargs, linear
 
 
 class _Affine(ArithmeticUnit):
@@ -46,7 +46,7 @@ class _Affine(ArithmeticUnit):
             self.bias.zero_()
 
     def _affine(self, x: Tensor) -> Tensor:
-        return x @ self.weight.mT + self.bias.unsqueeze(-2)
+        return linear(x, self.weight) + self.bias.unsqueeze(-2)
 
     def effective_weights(self) -> dict[str, Tensor]:
         # The bias is not part of the sparsity metric (Madsen & Johansen: "affine layers W without bias").

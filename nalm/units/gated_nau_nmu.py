@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, mean_over_last, sparsity_distance
+from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last, sparsity_distance
 from ._init import glorot_uniform_radius, nau_uniform_radius
 from .nmu import init_nmu_, nmu_product, nmu_sparsity
 
@@ -54,8 +54,8 @@ class GatedNAUNMU(ArithmeticUnit):
         init_nmu_(self.W_mul, "madsen")
 
     def forward(self, x: Tensor) -> Tensor:
-        gate = torch.sigmoid(x @ self.G.mT)
-        additive = x @ self.W_add.clamp(-1.0, 1.0).mT
+        gate = torch.sigmoid(linear(x, self.G))
+        additive = linear(x, self.W_add.clamp(-1.0, 1.0))
         multiplicative = nmu_product(x, self.W_mul)
         return gate * additive + (1 - gate) * multiplicative
 

@@ -13,6 +13,7 @@ import math
 import torch
 from torch import Tensor
 
+from ._base import linear
 from .nac import log_space_matmul
 from .nalu import NALU
 
@@ -53,7 +54,7 @@ class GNALU(NALU):
         return golden_nac_weight(self.W_hat_mul, self.M_hat_mul)
 
     def forward(self, x: Tensor) -> Tensor:
-        gate = torch.sigmoid(LN_PHI * (x @ self.G.mT))
-        additive = x @ self.weight.mT
+        gate = torch.sigmoid(LN_PHI * linear(x, self.G))
+        additive = linear(x, self.weight)
         multiplicative = log_space_matmul(x, self.weight_mul, self.eps)
         return gate * additive + (1 - gate) * multiplicative

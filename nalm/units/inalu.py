@@ -13,7 +13,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, mean_over_last
+from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last
 from ._options import check_choice
 from .nac import nac_weight
 
@@ -102,9 +102,9 @@ class INALU(ArithmeticUnit):
     def forward(self, x: Tensor) -> Tensor:
         W_a = self.weight_add
         W_m = self.weight_mul
-        additive = x @ W_a.mT
+        additive = linear(x, W_a)
         log_x = x.abs().clamp(min=self.eps).log()
-        magnitude = torch.exp((log_x @ W_m.mT).clamp(max=self.omega))
+        magnitude = torch.exp(linear(log_x, W_m).clamp(max=self.omega))
         W_abs = W_m.abs().unsqueeze(-3)
         sign = (x.sign().unsqueeze(-2) * W_abs + (1 - W_abs)).prod(dim=-1)
         gate = torch.sigmoid(self.g).unsqueeze(-2)

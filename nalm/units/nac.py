@@ -11,7 +11,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs
+from ._base import ArithmeticUnit, factory_kwargs, linear
 from ._init import nac_uniform_radius
 
 NACInit = Literal["madsen", "article"]
@@ -25,7 +25,7 @@ def nac_weight(W_hat: Tensor, M_hat: Tensor) -> Tensor:
 
 def log_space_matmul(x: Tensor, W: Tensor, eps: float) -> Tensor:
     """exp(log(|x| + ε) Wᵀ) = Π_i (|x_i| + ε)^{W_i}; always positive, so the sign of x is lost."""
-    return torch.exp(torch.log(x.abs() + eps) @ W.mT)
+    return torch.exp(linear(torch.log(x.abs() + eps), W))
 
 
 def init_nac_pair_(W_hat: Tensor, M_hat: Tensor, init: NACInit) -> None:
@@ -84,7 +84,7 @@ class NAC(_NACWeights):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return x @ self.weight.mT
+        return linear(x, self.weight)
 
 
 class NACMul(_NACWeights):

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs
+from ._base import ArithmeticUnit, factory_kwargs, linear
 from ._init import glorot_uniform_radius
 from .nac import DEFAULT_LOG_EPS, NACInit, init_nac_pair_, log_space_matmul, nac_weight
 
@@ -85,8 +85,8 @@ class NALU(ArithmeticUnit):
         return nac_weight(self.W_hat_mul, self.M_hat_mul)
 
     def forward(self, x: Tensor) -> Tensor:
-        gate = torch.sigmoid(x @ self.G.mT)
-        additive = x @ self.weight.mT
+        gate = torch.sigmoid(linear(x, self.G))
+        additive = linear(x, self.weight)
         multiplicative = log_space_matmul(x, self.weight_mul, self.eps)
         return gate * additive + (1 - gate) * multiplicative
 

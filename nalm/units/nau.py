@@ -11,7 +11,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, mean_over_last, sparsity_distance
+from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last, sparsity_distance
 from ._init import glorot_uniform_radius, nau_uniform_radius
 from ._options import check_choice
 
@@ -70,7 +70,7 @@ class NAU(ArithmeticUnit):
         return self.W.clamp(-1.0, 1.0)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x @ self.weight.mT
+        return linear(x, self.weight)
 
     def regularizers(self) -> dict[str, Tensor]:
         terms = {"sparsity": mean_over_last(sparsity_distance(self.W), 2)}

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs
+from ._base import ArithmeticUnit, factory_kwargs, linear
 from ._options import check_choice
 from .nmu import NMUInit, OOBMode, init_nmu_, nmu_oob, nmu_product, nmu_sparsity
 from .npu import NPU_EPS
@@ -104,7 +104,7 @@ class NMRU(ArithmeticUnit):
             return self._nmu(x_tilde, W)
         magnitude = self._nmu(x_tilde.abs(), W)
         negative = (x_tilde < 0).to(x_tilde.dtype)
-        return magnitude * torch.cos(math.pi * (negative @ self.W.mT))
+        return magnitude * torch.cos(math.pi * linear(negative, self.W))
 
     def regularizers(self) -> dict[str, Tensor]:
         terms = {"sparsity": nmu_sparsity(self.W)}

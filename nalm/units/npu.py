@@ -18,7 +18,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, mean_over_last, sparsity_distance
+from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last, sparsity_distance
 from ._init import glorot_uniform_radius, nau_uniform_radius
 from ._options import check_choice
 
@@ -105,10 +105,10 @@ class _PowerUnit(ArithmeticUnit):
             kappa = math.pi * negative
         W_re = self.W_re
         if not self._complex:
-            return torch.exp(log_r @ W_re.mT) * torch.cos(kappa @ W_re.mT)
+            return torch.exp(linear(log_r, W_re)) * torch.cos(linear(kappa, W_re))
         W_im = self.W_im
-        return torch.exp(log_r @ W_re.mT - kappa @ W_im.mT) * torch.cos(
-            kappa @ W_re.mT + log_r @ W_im.mT
+        return torch.exp(linear(log_r, W_re) - linear(kappa, W_im)) * torch.cos(
+            linear(kappa, W_re) + linear(log_r, W_im)
         )
 
     def _own_parameters(self) -> list[tuple[Tensor, int]]:
