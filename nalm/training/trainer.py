@@ -19,6 +19,8 @@ The trainer knows units only through their contract (``regularizers``, ``project
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -37,7 +39,7 @@ from .recipe import TrainRecipe
 from .schedules import ScheduleState
 
 # Evaluation inputs are processed in chunks so that S runs × N rows never materialise at once.
-_EVAL_ELEMENTS_PER_CHUNK = 1 << 22
+_EVAL_ELEMENTS_PER_CHUNK = 1 << 24
 
 
 @dataclass
@@ -125,7 +127,8 @@ class _BatchedTraining:
     @torch.no_grad()
     def _mse(self, x: Tensor, y: Tensor) -> Tensor:
         runs, rows = y.shape[0], y.shape[-2]
-        chunk = max(1, _EVAL_ELEMENTS_PER_CHUNK // max(1, runs * x.shape[-1] * 8))
+        # Sized for a unit that expands its input to [S, rows, O, I] (NMU as a first layer).
+        chunk = max(1, _EVAL_ELEMENTS_PER_CHUNK // max(1, runs * x.shape[-1]))
         total = torch.zeros(runs, dtype=torch.float64, device=y.device)
         for start in range(0, rows, chunk):
             pred = self.model(x[..., start : start + chunk, :])
@@ -245,10 +248,12 @@ def train(
     device: Any = None,
     dtype: torch.dtype = torch.float32,
     progress: Callable[[int], None] | None = None,
+    prefetch: bool | None = None,
 ) -> TrainOutput:
     """Train one run per seed, all at once, and score every run against ``threshold``.
 
-    ``progress(n)`` is called with the number of updates done since its last call.
+    ``progress(n)`` is called with the number of updates done since its last call. ``prefetch``
+    draws the next batch on a second thread while a step computes (default: on the CPU).
     """
     start_time = time.perf_counter()
     state = _BatchedTraining(spec, task, seeds, recipe, device=device, dtype=dtype)
@@ -262,28 +267,42 @@ def train(
         hook.start(runs, recipe.iterations)
     consecutive_solved = torch.zeros(runs, dtype=torch.long, device=state.device)
     last_reported = 0
-    for step in range(recipe.iterations + 1):
-        if step % recipe.eval_every == 0 or step == recipe.iterations:
-            values = state.evaluate(step)
-            if recipe.early_stop_after is not None:
-                solved = values[1] < threshold
-                consecutive_solved = torch.where(solved, consecutive_solved + 1, 0)
-                newly_stopped = (consecutive_solved >= recipe.early_stop_after) & ~state.stopped
-                if bool(newly_stopped.any()):
-                    state.stopped |= newly_stopped
-                    state.stopped_at[newly_stopped.cpu()] = step
-                    state.any_frozen = True
-            if progress is not None and step > last_reported:
-                progress(step - last_reported)
-                last_reported = step
-        if step == recipe.iterations:
-            break
-        if state.any_frozen and not bool((state.alive & ~state.stopped).any()):
-            break
-        x, y = task.train_batch(
-            state.seeds, step, recipe.batch_size, device=state.device, dtype=dtype
-        )
-        state.step(step, x, y, train_loss)
+
+    def batch(step: int) -> tuple[Tensor, Tensor]:
+        return task.train_batch(state.seeds, step, recipe.batch_size, device=state.device, dtype=dtype)
+
+    # On the CPU the next batch is drawn on a second thread while this step computes: the data
+    # kernels release the GIL, and data are a pure function of (seed, step), so the order of
+    # drawing cannot change them.
+    if prefetch is None:
+        prefetch = state.device.type == "cpu" and recipe.iterations > 1
+    with ThreadPoolExecutor(max_workers=1) if prefetch else nullcontext() as pool:
+        pending = pool.submit(batch, 0) if pool is not None else None
+        for step in range(recipe.iterations + 1):
+            if step % recipe.eval_every == 0 or step == recipe.iterations:
+                values = state.evaluate(step)
+                if recipe.early_stop_after is not None:
+                    solved = values[1] < threshold
+                    consecutive_solved = torch.where(solved, consecutive_solved + 1, 0)
+                    newly_stopped = (consecutive_solved >= recipe.early_stop_after) & ~state.stopped
+                    if bool(newly_stopped.any()):
+                        state.stopped |= newly_stopped
+                        state.stopped_at[newly_stopped.cpu()] = step
+                        state.any_frozen = True
+                if progress is not None and step > last_reported:
+                    progress(step - last_reported)
+                    last_reported = step
+            if step == recipe.iterations:
+                break
+            if state.any_frozen and not bool((state.alive & ~state.stopped).any()):
+                break
+            if pending is not None:
+                x, y = pending.result()
+                if step + 1 < recipe.iterations:
+                    pending = pool.submit(batch, step + 1)
+            else:
+                x, y = batch(step)
+            state.step(step, x, y, train_loss)
     if progress is not None and recipe.iterations > last_reported:
         progress(recipe.iterations - last_reported)
     wall = time.perf_counter() - start_time
