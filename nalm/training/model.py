@@ -48,18 +48,22 @@ class ModelSpec:
         self, seed: int, *, device: Any = None, dtype: torch.dtype = torch.float32
     ) -> nn.Sequential:
         """The network of one run. Seeding matches stable-nalu: ``manual_seed(seed)``, build, then
-        ``reset_parameters()`` once more (its stored parameters come from the second draw)."""
+        ``reset_parameters()`` once more (its stored parameters come from the second draw).
+
+        Parameters are always drawn by the CPU generator and then moved, so a seed gives the same
+        initial network on every device.
+        """
         sizes = self.sizes
         options = self.options or tuple({} for _ in self.units)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             layers = [
-                create(name, sizes[i], sizes[i + 1], device=device, dtype=dtype, **dict(opts))
+                create(name, sizes[i], sizes[i + 1], dtype=dtype, **dict(opts))
                 for i, (name, opts) in enumerate(zip(self.units, options))
             ]
             for layer in layers:
                 layer.reset_parameters()
-        return nn.Sequential(*layers)
+        return nn.Sequential(*layers).to(device)
 
     def describe(self) -> str:
         return " → ".join(
