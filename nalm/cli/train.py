@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from typing import Any
 
 import click
@@ -33,13 +32,14 @@ def run_cell(
     dtype: str,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """Build the task, model and recipe of one cell, train it, and summarise it as a dict."""
-    import torch
+    """Build the task, model and recipe of one cell, train it, and summarise it as a dict.
 
-    from nalm.metrics import success_threshold, threshold_estimate
-    from nalm.stats import wilson_interval
+    Training, thresholds and the per-run summary are :mod:`nalm.bench.runner`'s, shared with
+    ``nalm bench``.
+    """
+    from nalm.bench.runner import run_json, summarize_runs, train_and_score
     from nalm.tasks.static import StaticArithmeticTask
-    from nalm.training import ModelSpec, train
+    from nalm.training import ModelSpec
     from nalm.training.recipes import default_recipe
 
     two_layer = unit2 is not None
@@ -69,52 +69,21 @@ def run_cell(
         recipe = default_recipe(
             unit, op, setting="primer2022", input_size=input_size, iterations=iterations, lr=lr
         )
-    estimate = threshold_estimate(task, threshold_policy)
-    threshold = success_threshold(task, estimate.policy)
-    out = train(
-        spec,
-        task,
-        seeds,
-        recipe,
-        threshold=threshold,
-        device=device,
-        dtype=getattr(torch, dtype),
+    out, estimate = train_and_score(
+        spec, task, seeds, recipe, threshold_policy=threshold_policy, device=device, dtype=dtype,
         progress=progress,
     )
-    solved = [r for r in out.runs if r.solved]
-    low, high = wilson_interval(len(solved), len(out.runs))
     return {
         "model": spec.describe(),
         "task": {"op": op, "input_size": input_size, "interp": str(interp), "extrap": str(extrap)},
         "iterations": iterations,
-        "success_rate": len(solved) / len(out.runs),
-        "ci_low": low,
-        "ci_high": high,
-        "solved_at_median": statistics.median(r.solved_at for r in solved) if solved else None,
-        "threshold": threshold,
+        **summarize_runs(out.runs),
+        "threshold": estimate.value,
         "threshold_policy": estimate.policy,
         "seed_iterations_per_second": out.seed_iterations_per_second,
         "wall_time_s": out.wall_time_s,
-        "runs": [
-            {
-                "seed": r.seed,
-                "status": r.status,
-                "solved": r.solved,
-                "solved_at": r.solved_at,
-                "selected_step": r.selected_step,
-                "interpolation_mse": _finite_or_none(r.interpolation_mse),
-                "extrapolation_mse": _finite_or_none(r.extrapolation_mse),
-                "sparsity_error": _finite_or_none(r.sparsity_error),
-                "diverged_at": r.diverged_at,
-            }
-            for r in out.runs
-        ],
+        "runs": [run_json(r) for r in out.runs],
     }
-
-
-def _finite_or_none(value: float) -> float | None:
-    # JSON has no NaN/inf; a diverged or exploded run reports null.
-    return value if math.isfinite(value) else None
 
 
 def _format(summary: dict[str, Any]) -> str:

@@ -1,0 +1,33 @@
+"""Benchmark suites: published arithmetic-unit experiments as data, run into a results store.
+
+* :mod:`nalm.bench.schema` — the suite TOML format, validated into frozen pydantic models;
+* :mod:`nalm.bench.plan` — a suite + profile (+ filter, seed override) expanded into cells;
+* :mod:`nalm.bench.runner` — cells trained (one batched call per cell) and written to SQLite.
+
+The packaged suites live in ``nalm/bench/suites/*.toml``: ``article``, ``madsen2020``,
+``primer2022`` and ``npu2020``. Nothing is imported here, so ``import nalm.bench`` stays light;
+pydantic is needed only once a suite is loaded (the ``bench`` extra).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "load_suite": "nalm.bench.schema",
+    "parse_suite": "nalm.bench.schema",
+    "packaged_suites": "nalm.bench.schema",
+    "plan_cells": "nalm.bench.plan",
+    "parse_filter": "nalm.bench.plan",
+    "run_cells": "nalm.bench.runner",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nalm.bench' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,298 @@
+"""Run planned cells into a results store: skip what is stored, train the rest, write cell by cell.
+
+Guarantees (with :class:`nalm.store.ResultsStore`):
+
+* **Resume.** A cell's stored seeds are skipped; only the missing ones are trained, in one batched
+  ``train()`` call. Results are a deterministic function of (config, seed) — counter-based data,
+  seeded initialisation — so a resumed suite stores what an uninterrupted one would.
+* **A kill loses at most the cell in flight.** Each (cell, threshold policy) is written in one
+  transaction after its training ends; nothing is written mid-cell.
+* **A failing cell does not stop the suite.** An exception while training a cell records its seeds
+  as ``failed`` runs (the error is printed) and the suite goes on. A failed run counts as finished:
+  a rerun does not retry it (delete its rows to retry).
+* **Several threshold policies, one training.** A suite may score its runs under more policies
+  (``also_score``): the same runs are scored again from their learning curves (selection does not
+  depend on the threshold; success and solved-at do) and stored as separate cells whose config
+  differs only in ``threshold_policy``, under the store suite ``<suite>@<policy>``.
+
+:func:`train_and_score` and :func:`summarize_runs` are also what ``nalm train`` uses for its one cell.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from nalm.errors import ConfigError
+from nalm.results import LearningCurve, RunResult
+
+from .plan import Cell
+
+# --------------------------------------------------------------------------------------------------
+# one cell (shared with `nalm train`)
+# --------------------------------------------------------------------------------------------------
+
+
+def train_and_score(
+    spec: Any,
+    task: Any,
+    seeds: Sequence[int],
+    recipe: Any,
+    *,
+    threshold: float | None = None,
+    threshold_policy: str | None = None,
+    device: Any = "cpu",
+    dtype: Any = "float32",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Any, Any]:
+    """Train ``seeds`` of one cell at once; returns ``(TrainOutput, ThresholdEstimate | None)``.
+
+    The success threshold is ``threshold`` if given, else estimated under ``threshold_policy``
+    (the task's default policy when that is None).
+    """
+    import torch
+
+    from nalm.metrics import threshold_estimate
+    from nalm.training import train
+
+    estimate = None
+    if threshold is None:
+        estimate = threshold_estimate(task, threshold_policy)
+        threshold = estimate.value
+    torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    out = train(spec, task, list(seeds), recipe, threshold=threshold, device=device,
+                dtype=torch_dtype, progress=progress)
+    return out, estimate
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no NaN/inf; a diverged or exploded run reports null."""
+    return value if math.isfinite(value) else None
+
+
+def summarize_runs(runs: Sequence[RunResult]) -> dict[str, Any]:
+    """Success rate with its 95 % Wilson interval and the median solved-at of successful runs."""
+    from nalm.stats import wilson_interval
+
+    solved = [r for r in runs if r.solved]
+    low, high = wilson_interval(len(solved), len(runs))
+    return {
+        "success_rate": len(solved) / len(runs) if runs else math.nan,
+        "ci_low": low,
+        "ci_high": high,
+        "solved_at_median": statistics.median(r.solved_at for r in solved) if solved else None,
+    }
+
+
+def run_json(r: RunResult) -> dict[str, Any]:
+    return {
+        "seed": r.seed,
+        "status": r.status,
+        "solved": r.solved,
+        "solved_at": r.solved_at,
+        "selected_step": r.selected_step,
+        "interpolation_mse": finite_or_none(r.interpolation_mse),
+        "extrapolation_mse": finite_or_none(r.extrapolation_mse),
+        "sparsity_error": finite_or_none(r.sparsity_error),
+        "diverged_at": r.diverged_at,
+    }
+
+
+def rescore(run: RunResult, threshold: float) -> RunResult:
+    """The same run scored under another threshold, from its learning curve (as the trainer scores).
+
+    The selected step depends only on the interpolation curve; ``solved`` and ``solved_at`` change.
+    A run that ended early (diverged) is scored on the points it logged, like the trainer does.
+    """
+    from nalm.metrics import score_curves
+
+    c = run.curve
+    if run.status == "failed" or not c.step:
+        return replace(run, threshold=float(threshold))
+    length = max(1, sum(1 for s in c.step if s <= run.iterations))
+    sc = score_curves(
+        c.step, c.interpolation_mse, c.extrapolation_mse, threshold, c.sparsity_error,
+        lengths=[length],
+    )
+    solved_at = int(sc.solved_at[0])
+    return replace(
+        run,
+        solved=bool(sc.solved[0]),
+        solved_at=solved_at if solved_at >= 0 else None,
+        selected_step=int(sc.selected_step[0]),
+        interpolation_mse=float(sc.interpolation_mse[0]),
+        extrapolation_mse=float(sc.extrapolation_mse[0]),
+        sparsity_error=float(sc.sparsity_error[0]),
+        threshold=float(threshold),
+    )
+
+
+def failed_run(seed: int, threshold: float) -> RunResult:
+    return RunResult(
+        seed=int(seed), status="failed", solved=False, solved_at=None, selected_step=0,
+        interpolation_mse=math.nan, extrapolation_mse=math.nan, sparsity_error=math.nan,
+        threshold=float(threshold), iterations=0, curve=LearningCurve(),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# a suite
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CellOutcome:
+    cell: Cell
+    status: str  # "run" | "skipped" | "failed"
+    seeds_trained: tuple[int, ...] = ()
+    wall_time_s: float = 0.0
+    seed_iterations: int = 0
+    solved: dict[str, int] = field(default_factory=dict)  # policy -> successes among trained seeds
+    error: str | None = None
+
+
+@dataclass
+class BenchResult:
+    db: Path
+    outcomes: list[CellOutcome]
+    wall_time_s: float
+    store_suites: tuple[str, ...]
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def seed_iterations(self) -> int:
+        return sum(o.seed_iterations for o in self.outcomes)
+
+    @property
+    def train_wall_time_s(self) -> float:
+        return sum(o.wall_time_s for o in self.outcomes if o.status != "skipped")
+
+    @property
+    def seed_iterations_per_second(self) -> float | None:
+        t = self.train_wall_time_s
+        return self.seed_iterations / t if t > 0 and self.seed_iterations else None
+
+
+def remaining_seeds(store: Any, cell: Cell) -> tuple[int, ...]:
+    """Seeds of ``cell`` missing under at least one of its threshold policies."""
+    missing: set[int] = set()
+    for _, config in cell.configs.values():
+        missing |= set(cell.seeds) - store.finished_seeds(config)
+    return tuple(sorted(missing))
+
+
+def run_cells(
+    cells: Sequence[Cell],
+    db: str | Path,
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+    echo: Callable[[str], None] | None = None,
+) -> BenchResult:
+    """Train every cell's missing seeds and store them; see the module docstring."""
+    from tqdm import tqdm
+
+    from nalm.metrics import threshold_estimate
+    from nalm.store import ResultsStore
+
+    start = time.perf_counter()
+    db = Path(db)
+    thresholds: dict[tuple[Any, str], float] = {}
+    outcomes: list[CellOutcome] = []
+    suites: dict[str, None] = {}
+    for c in cells:
+        for name, _ in c.configs.values():
+            suites[name] = None
+
+    def threshold(task: Any, policy: str) -> float:
+        key = (task, policy)
+        if key not in thresholds:
+            thresholds[key] = threshold_estimate(task, policy).value
+        return thresholds[key]
+
+    with ResultsStore(db) as store:
+        todo = [(c, remaining_seeds(store, c)) for c in cells]
+        total = sum(len(m) * c.iterations for c, m in todo)
+        with tqdm(total=total, unit="seed-it", unit_scale=True, dynamic_ncols=True, smoothing=0.05,
+                  disable=not progress, file=sys.stderr, desc="bench") as bar:
+            say = echo or (lambda s: bar.write(s, file=sys.stdout))
+            for cell, missing in todo:
+                if not missing:
+                    outcomes.append(CellOutcome(cell, "skipped"))
+                    continue
+                bar.set_postfix_str(cell.id, refresh=True)
+                target = bar.n + len(missing) * cell.iterations
+                outcome = _run_cell(store, cell, missing, device, bar, threshold)
+                if bar.n < target:
+                    bar.update(target - bar.n)
+                outcomes.append(outcome)
+                say(_outcome_line(outcome))
+    return BenchResult(db, outcomes, time.perf_counter() - start, tuple(suites))
+
+
+def _run_cell(
+    store: Any, cell: Cell, missing: tuple[int, ...], device: str, bar: Any,
+    threshold: Callable[[Any, str], float],
+) -> CellOutcome:
+    primary = cell.policies[0]
+    t0 = time.perf_counter()
+    thresholds: dict[str, float] = {}
+    try:
+        for p in cell.policies:
+            thresholds[p] = threshold(cell.task, p)
+        out, _ = train_and_score(
+            cell.spec, cell.task, missing, cell.recipe, threshold=thresholds[primary],
+            device=device, dtype=cell.dtype,
+            progress=lambda n: bar.update(n * len(missing)),
+        )
+        runs = {primary: out.runs}
+        for p in cell.policies[1:]:
+            runs[p] = [rescore(r, thresholds[p]) for r in out.runs]
+        wall, rate = out.wall_time_s, out.seed_iterations_per_second
+        status, error = "run", None
+        work = sum(r.iterations for r in out.runs)
+    except Exception as exc:  # noqa: BLE001 — one cell's failure must not stop the suite
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        runs = {p: [failed_run(s, thresholds.get(p, 0.0)) for s in missing] for p in cell.policies}
+        wall, rate, status, work = time.perf_counter() - t0, None, "failed", 0
+    for p, (suite_name, config) in cell.configs.items():
+        store.write_cell(
+            suite_name, cell.id, config, runs[p], wall_time_s=wall,
+            seed_iterations_per_second=rate, threshold_policy=p,
+        )
+    return CellOutcome(
+        cell, status, missing, wall, work,
+        solved={p: sum(1 for r in runs[p] if r.solved) for p in cell.policies}, error=error,
+    )
+
+
+def _outcome_line(o: CellOutcome) -> str:
+    n = len(o.seeds_trained)
+    if o.status == "failed":
+        return f"{o.cell.id}: FAILED ({n} seeds recorded as failed): {o.error}"
+    scores = ", ".join(f"{k}/{n} {p}" for p, k in o.solved.items())
+    return f"{o.cell.id}: solved {scores}  [{o.wall_time_s:.1f} s]"
+
+
+def check_db_path(db: str | Path) -> Path:
+    """Refuse a --db that cannot be (or is not) a nalm results store, without creating anything."""
+    from nalm.store import ResultsStore
+
+    path = Path(db)
+    if path.exists():
+        if not path.is_file():
+            raise ConfigError(f"--db: {path} is not a file")
+        with ResultsStore(path, readonly=True):
+            pass  # raises StoreError (a ConfigError) when it is not a nalm results database
+    else:
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise ConfigError(f"--db: directory {parent} does not exist")
+    return path

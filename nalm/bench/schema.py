@@ -1,0 +1,451 @@
+"""Benchmark suites as data: the TOML format, its typed (frozen) models and the loader.
+
+A suite file describes *what* to run; :mod:`nalm.bench.plan` turns a suite and a profile into cells.
+Every invalid value raises :class:`~nalm.errors.ConfigError` naming the file and the field, e.g.
+``madsen2020.toml: grid[3].models[1]: unknown model 'NMUU' (defined: NMU, NAU, ...)``.
+
+Format (all keys are checked; unknown keys are errors)::
+
+    name = "madsen2020"              # suite name in the results store
+    title = "..."                    # one line
+    description = "..."              # free text: protocol, sources, what is comparable
+    protocol_iterations = 5000000    # the paper's iterations (a block may override)
+    threshold_policy = "madsen_r"    # nalm.metrics policy runs are scored under
+    also_score = ["generator"]       # more policies: the same runs scored again, stored under
+                                     # suite "<name>@<policy>" (training happens once)
+    dtype = "float32"                # or "float64"
+    eval_every = 1000
+
+    [recipe]                         # how each cell's TrainRecipe is made
+    kind = "default"                 # nalm.training.recipes.default_recipe(output unit, op, setting)
+    setting = "madsen2020"           # or "primer2022"
+    batch_size = 128
+    # kind = "plain": no regularizers; optimizer = "adam"|"rmsprop"|"sgd", lr = ... (required)
+
+    [profiles.full]                  # at least one profile; packaged suites have "full" and "quick"
+    description = "..."
+    seeds = 100                      # seeds 0..seeds-1 (a block may override per profile)
+    iterations = 5000000             # optional; default: each block's protocol iterations
+    schedules = "scale"              # "scale": schedules shrink with the iterations (default);
+                                     # "truncate": the protocol's schedule, stopped early
+    grid = ["main", "intro"]         # optional: the blocks this profile runs (default: all)
+    only = ["block=main,op=add|sub", "block=intro"]
+                                     # optional: cells matching any of these filters (the
+                                     # --only syntax, see nalm.bench.plan); --only narrows further
+    eval_every = 1000                # optional override
+
+    [models.NMU]                     # a model (key: letters, digits, _ . + -): a chain of nalm units
+    units = ["nau", "nmu"]           # names from nalm.available_units()
+    hidden = 2
+    options = [{}, {}]               # keyword options per unit (optional)
+    recipe_unit = "nmu"              # unit whose default recipe is used (default: the last)
+    lr = 0.001                       # optional learning-rate override
+    label = "NMU"                    # name in reports (default: the key)
+    published = "NMU"                # model name in the published CSV (default: the label)
+
+    [ranges.small]                   # optional named ranges (beside the Primer's nine presets)
+    interpolation = [1, 2]           # (lo, hi) or a union [[lo, hi], [lo, hi]]
+    extrapolation = [2, 6]
+
+    [[grid]]                         # blocks of cells: models × ops × ranges
+    name = "main"
+    task = "static"                  # static | static_simple | primer | article | npu_simple
+    models = ["NMU", "NAU"]
+    ops = ["add", "mul"]             # npu_simple: ["all"]
+    ranges = ["1_2"]                 # optional (primer: required)
+    input_size = 100                 # optional task field (static, primer)
+    protocol_iterations = 200000     # optional
+    iterations = { quick = 50000 }   # optional per-profile iterations
+    seeds = { quick = 20 }           # optional per-profile seeds
+    batch_size = 100                 # optional
+    published = { source = "madsen2020", task = "static-100", table = "appendix-all" }
+
+pydantic is imported here, so this module is loaded only by the benchmark (``nalm[bench]``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+
+from nalm.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TASK_KINDS = ("static", "static_simple", "primer", "article", "npu_simple")
+PROFILE_SCHEDULES = ("scale", "truncate")
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_MODEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
+
+
+def _positive_finite(v: float) -> float:
+    v = float(v)
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"must be positive and finite, got {v!r}")
+    return v
+
+
+def _model_key(v: str) -> str:
+    if not _MODEL_KEY.match(v):
+        raise ValueError(f"invalid model key {v!r} (letters, digits, _ . + -; use label for other text)")
+    return v
+
+
+def _slug(v: str) -> str:
+    if not _SLUG.match(v):
+        raise ValueError(f"invalid name {v!r} (letters, digits, _ . -; no spaces or slashes)")
+    return v
+
+
+PosInt = Annotated[StrictInt, Field(ge=1)]
+PosFloat = Annotated[StrictInt | StrictFloat, AfterValidator(_positive_finite)]
+Ratio = Annotated[StrictInt | StrictFloat, Field(ge=0, le=1)]
+Number = StrictInt | StrictFloat
+ModelKey = Annotated[StrictStr, AfterValidator(_model_key)]
+Slug = Annotated[StrictStr, AfterValidator(_slug)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RecipeDef(_Frozen):
+    kind: Literal["default", "plain"]
+    setting: Literal["madsen2020", "primer2022"] | None = None
+    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
+    lr: PosFloat | None = None
+    batch_size: PosInt = 128
+
+
+class ProfileDef(_Frozen):
+    description: StrictStr = ""
+    seeds: PosInt
+    iterations: PosInt | None = None
+    schedules: Literal["scale", "truncate"] = "scale"
+    grid: tuple[Slug, ...] | None = None
+    only: tuple[StrictStr, ...] | None = None
+    eval_every: PosInt | None = None
+
+
+class ModelDef(_Frozen):
+    units: tuple[StrictStr, ...] = Field(min_length=1)
+    hidden: PosInt = 2
+    options: tuple[dict[str, Any], ...] = ()
+    recipe_unit: StrictStr | None = None
+    lr: PosFloat | None = None
+    label: StrictStr | None = None
+    published: StrictStr | None = None
+
+    def display(self, key: str) -> str:
+        return self.label or key
+
+
+class RangeDef(_Frozen):
+    interpolation: list[Any]
+    extrapolation: list[Any]
+
+
+class PublishedDef(_Frozen):
+    source: StrictStr
+    task: StrictStr
+    table: StrictStr | None = None
+
+
+class GridBlock(_Frozen):
+    name: Slug
+    task: Literal["static", "static_simple", "primer", "article", "npu_simple"]
+    models: tuple[ModelKey, ...] = Field(min_length=1)
+    ops: tuple[StrictStr, ...] = Field(min_length=1)
+    ranges: tuple[Slug, ...] = ()
+    input_size: PosInt | None = None
+    subset_ratio: Ratio | None = None
+    overlap_ratio: Ratio | None = None
+    protocol_iterations: PosInt | None = None
+    iterations: dict[Slug, PosInt] = Field(default_factory=dict)
+    seeds: dict[Slug, PosInt] = Field(default_factory=dict)
+    batch_size: PosInt | None = None
+    published: PublishedDef | None = None
+    allow_zero_denominator: StrictBool = False
+
+
+class Suite(_Frozen):
+    """A validated suite (see the module docstring for the format). ``source`` is the file it came from."""
+
+    name: Slug
+    title: StrictStr = ""
+    description: StrictStr = ""
+    protocol_iterations: PosInt
+    threshold_policy: StrictStr
+    also_score: tuple[StrictStr, ...] = ()
+    dtype: Literal["float32", "float64"] = "float32"
+    eval_every: PosInt = 1000
+    recipe: RecipeDef
+    profiles: dict[Slug, ProfileDef] = Field(min_length=1)
+    models: dict[ModelKey, ModelDef] = Field(min_length=1)
+    ranges: dict[Slug, RangeDef] = Field(default_factory=dict)
+    grid: tuple[GridBlock, ...] = Field(min_length=1)
+    source: StrictStr = ""
+
+    def block(self, name: str) -> GridBlock:
+        for b in self.grid:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    def policies(self, primary: str | None = None) -> tuple[str, ...]:
+        """The primary threshold policy first, then the extra ones (no repeats)."""
+        first = primary or self.threshold_policy
+        return tuple(dict.fromkeys((first, self.threshold_policy, *self.also_score)))
+
+
+# --------------------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------------------
+
+
+def format_loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("grid", 3, "models", 1)`` → ``grid[3].models[1]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _pydantic_message(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors(include_url=False)[0]
+    # pydantic inserts union-member tags and "function-after[...]" steps into locations
+    loc = tuple(
+        p for p in err["loc"]
+        if not (isinstance(p, str) and (p.startswith("function-") or p in {"int", "float", "str", "bool"}
+                                        or p.startswith("constrained-") or "[" in p))
+    )
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return format_loc(loc), "unknown key"
+    if kind == "missing":
+        return format_loc(loc), "required key is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, (dict, list)) or len(repr(value)) < 60 else type(value).__name__
+    return format_loc(loc), f"{msg} (got {shown})"
+
+
+class SuiteError(ConfigError):
+    """An invalid suite file: the message names the file and the field."""
+
+
+def suite_error(source: str, field: str, message: str) -> SuiteError:
+    return SuiteError(f"{source}: {field}: {message}")
+
+
+# --------------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------------
+
+
+def packaged_suites() -> list[str]:
+    """Names of the suites shipped in ``nalm/bench/suites``."""
+    folder = resources.files("nalm.bench").joinpath("suites")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _read(name_or_path: str) -> tuple[str, str]:
+    """``(display name, text)`` of a packaged suite name or a TOML file path."""
+    looks_like_path = name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path
+    if not looks_like_path:
+        if name_or_path in packaged_suites():
+            res = resources.files("nalm.bench").joinpath("suites", f"{name_or_path}.toml")
+            return f"{name_or_path}.toml", res.read_text(encoding="utf-8")
+        if not Path(name_or_path).is_file():
+            raise ConfigError(
+                f"SUITE: unknown suite {name_or_path!r}; packaged suites: "
+                f"{', '.join(packaged_suites())} (or give the path of a .toml file)"
+            )
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConfigError(f"SUITE: no such suite file {name_or_path!r}")
+    try:
+        return path.name, path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name}: cannot read suite file: {exc}") from None
+
+
+def parse_suite(text: str, source: str = "<suite>") -> Suite:
+    """Validate suite TOML text; errors name ``source`` and the field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{source}: invalid TOML: {exc}") from None
+    if "source" in data:
+        raise suite_error(source, "source", "unknown key")
+    try:
+        suite = Suite.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        field, message = _pydantic_message(exc)
+        raise suite_error(source, field, message) from None
+    check_references(suite)
+    return suite
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A packaged suite by name (``madsen2020``) or a suite file by path, validated."""
+    source, text = _read(name_or_path)
+    return parse_suite(text, source)
+
+
+# --------------------------------------------------------------------------------------------------
+# cross-references and domain checks (units, policies, ops, ranges, profiles)
+# --------------------------------------------------------------------------------------------------
+
+
+def _ops_for(kind: str) -> tuple[str, ...]:
+    if kind in ("static", "static_simple"):
+        from nalm.tasks.static import OPS
+
+        return OPS
+    if kind == "primer":
+        return ("add", "sub", "mul", "div")
+    if kind == "article":
+        return ("add", "mul")
+    return ("all",)
+
+
+def check_references(suite: Suite) -> None:
+    """Checks that need more than one field, or nalm's registries. Raises :class:`SuiteError`."""
+    from nalm.metrics import THRESHOLD_POLICIES
+    from nalm.tasks.presets import PRIMER_RANGES
+    from nalm.tasks.static import normalize_range
+    from nalm.units import available_units
+
+    src = suite.source
+    err = lambda field, msg: suite_error(src, field, msg)  # noqa: E731
+
+    if suite.threshold_policy not in THRESHOLD_POLICIES:
+        raise err("threshold_policy", f"unknown policy {suite.threshold_policy!r}; expected one of "
+                  f"{', '.join(THRESHOLD_POLICIES)}")
+    for i, p in enumerate(suite.also_score):
+        if p not in THRESHOLD_POLICIES:
+            raise err(f"also_score[{i}]", f"unknown policy {p!r}; expected one of "
+                      f"{', '.join(THRESHOLD_POLICIES)}")
+
+    r = suite.recipe
+    if r.kind == "default" and r.setting is None:
+        raise err("recipe.setting", "required for kind = 'default' (madsen2020 or primer2022)")
+    if r.kind == "plain" and r.lr is None:
+        raise err("recipe.lr", "required for kind = 'plain'")
+    if r.kind == "plain" and r.setting is not None:
+        raise err("recipe.setting", "only for kind = 'default'")
+
+    units = available_units()
+    for name, m in suite.models.items():
+        for i, u in enumerate(m.units):
+            if u not in units:
+                raise err(f"models.{name}.units[{i}]", f"unknown unit {u!r}; available: {', '.join(units)}")
+        if m.options and len(m.options) != len(m.units):
+            raise err(f"models.{name}.options",
+                      f"needs one table per unit ({len(m.units)}), got {len(m.options)}")
+        if m.recipe_unit is not None and m.recipe_unit not in units:
+            raise err(f"models.{name}.recipe_unit", f"unknown unit {m.recipe_unit!r}")
+
+    for name, rd in suite.ranges.items():
+        if name in PRIMER_RANGES:
+            raise err(f"ranges.{name}", "a Primer preset has this name; choose another")
+        for which in ("interpolation", "extrapolation"):
+            try:
+                normalize_range(getattr(rd, which), which)
+            except ConfigError as exc:
+                raise err(f"ranges.{name}.{which}", str(exc).split(": ", 1)[-1]) from None
+
+    block_names: set[str] = set()
+    for i, b in enumerate(suite.grid):
+        where = f"grid[{i}]"
+        if b.name in block_names:
+            raise err(f"{where}.name", f"duplicate block name {b.name!r}")
+        block_names.add(b.name)
+        for j, m in enumerate(b.models):
+            if m not in suite.models:
+                raise err(f"{where}.models[{j}]",
+                          f"unknown model {m!r} (defined: {', '.join(suite.models)})")
+        if len(set(b.models)) != len(b.models):
+            raise err(f"{where}.models", "lists a model twice")
+        allowed = _ops_for(b.task)
+        for j, op in enumerate(b.ops):
+            if op not in allowed:
+                raise err(f"{where}.ops[{j}]",
+                          f"unknown operation {op!r} for task {b.task!r}; expected one of {', '.join(allowed)}")
+        if len(set(b.ops)) != len(b.ops):
+            raise err(f"{where}.ops", "lists an operation twice")
+        for j, rn in enumerate(b.ranges):
+            if rn not in suite.ranges and rn not in PRIMER_RANGES:
+                raise err(f"{where}.ranges[{j}]",
+                          f"unknown range {rn!r}; Primer presets: {', '.join(PRIMER_RANGES)}"
+                          + (f"; suite ranges: {', '.join(suite.ranges)}" if suite.ranges else ""))
+        if len(set(b.ranges)) != len(b.ranges):
+            raise err(f"{where}.ranges", "lists a range twice")
+        if b.task == "primer" and not b.ranges:
+            raise err(f"{where}.ranges", "task 'primer' needs at least one range pair")
+        if b.task in ("static_simple", "article", "npu_simple"):
+            for field in ("ranges", "input_size", "subset_ratio", "overlap_ratio"):
+                if getattr(b, field) not in (None, ()):
+                    raise err(f"{where}.{field}", f"not a setting of task {b.task!r}")
+        if b.task == "primer" and (b.subset_ratio is not None or b.overlap_ratio is not None):
+            field = "subset_ratio" if b.subset_ratio is not None else "overlap_ratio"
+            raise err(f"{where}.{field}", "fixed by the Primer's input size; set input_size (2, 10, 100)")
+        if b.task == "primer" and b.input_size not in (None, 2, 10, 100):
+            raise err(f"{where}.input_size", f"the Primer uses 2, 10 or 100 inputs, got {b.input_size}")
+        for field in ("iterations", "seeds"):
+            for key in getattr(b, field):
+                if key not in suite.profiles:
+                    raise err(f"{where}.{field}.{key}",
+                              f"unknown profile {key!r} (profiles: {', '.join(suite.profiles)})")
+
+    for pname, p in suite.profiles.items():
+        for j, g in enumerate(p.grid or ()):
+            if g not in block_names:
+                raise err(f"profiles.{pname}.grid[{j}]",
+                          f"unknown block {g!r} (blocks: {', '.join(b.name for b in suite.grid)})")
+        if p.grid is not None and not p.grid:
+            raise err(f"profiles.{pname}.grid", "selects no block")
+        if p.only is not None and not p.only:
+            raise err(f"profiles.{pname}.only", "selects no cell")
+        for j, text in enumerate(p.only or ()):
+            from .plan import parse_filter
+
+            try:
+                parse_filter(text)
+            except ConfigError as exc:
+                raise err(f"profiles.{pname}.only[{j}]", str(exc).split(": ", 1)[-1]) from None
+
+
+def describe_suite(suite: Suite) -> Mapping[str, Any]:
+    """A short JSON-able description (for ``--list``)."""
+    return {
+        "name": suite.name,
+        "title": suite.title,
+        "profiles": {k: v.description for k, v in suite.profiles.items()},
+        "blocks": [b.name for b in suite.grid],
+    }

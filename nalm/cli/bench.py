@@ -1,0 +1,101 @@
+"""``nalm bench`` — run a benchmark suite (or part of it) into a results database."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from nalm.errors import ConfigError
+
+
+def _fmt_duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+@click.command("bench")
+@click.argument("suite")
+@click.option("--profile", default="quick", show_default=True,
+              help="Profile of the suite: 'full' (the papers' protocol) or 'quick' (minutes on a CPU).")
+@click.option("--only", "only", default=None, metavar="FILTER",
+              help="Run only matching cells (see FILTER below).")
+@click.option("--seeds", type=int, default=None,
+              help="Seeds 0..N-1 in every cell instead of the profile's.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--db", type=click.Path(path_type=Path), default=Path("nalm-results.db"),
+              show_default=True, help="SQLite results database (created if missing).")
+@click.option("--threshold-policy", default=None,
+              help="Score runs under this policy instead of the suite's (e.g. simulated_eps_1e-4).")
+@click.option("--list", "list_only", is_flag=True,
+              help="Print the cells and the work they need; train and write nothing.")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress bar with ETA over the whole suite (stderr).")
+def bench(
+    suite: str,
+    profile: str,
+    only: str | None,
+    seeds: int | None,
+    device: str,
+    db: Path,
+    threshold_policy: str | None,
+    list_only: bool,
+    progress: bool,
+) -> None:
+    """Run SUITE — a packaged suite (article, madsen2020, primer2022, npu2020) or a suite TOML
+    file — into the results database, skipping runs already stored there. Make the tables
+    afterwards with `nalm report`.
+
+    \b
+    FILTER: comma-separated terms, all of which must match a cell.
+      KEY=PATTERN   KEY is block, model, op, range or cell; PATTERN a shell glob
+                    (* ? [..]), alternatives separated by |; model matches the
+                    model's key or its label.
+      PATTERN       (no '=') a glob over cell ids block/model/op[/range].
+    Examples: --only 'model=NMU|NAU,op=mul'   --only 'main/NAU/*'   --only range=neg2_2
+
+    \b
+    Every cell's seeds train as one batched program; each finished cell is written in one
+    transaction, so a killed run loses at most the cell in flight and a rerun resumes.
+    """
+    from nalm.bench.plan import plan_cells, total_work
+    from nalm.bench.runner import check_db_path, run_cells
+    from nalm.bench.schema import load_suite
+
+    loaded = load_suite(suite)
+    cells = plan_cells(loaded, profile, only=only, seeds=seeds, threshold_policy=threshold_policy)
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--device: cuda requested but CUDA is not available")
+
+    if list_only:
+        for c in cells:
+            click.echo(f"{c.id}  seeds={len(c.seeds)}  iterations={c.iterations}  "
+                       f"model={c.spec.describe()}  policies={','.join(c.policies)}")
+        click.echo(f"{len(cells)} cells, {total_work(cells):,} seed-iterations "
+                   f"(suite {loaded.name}, profile {profile})")
+        return
+
+    db = check_db_path(db)
+    result = run_cells(cells, db, device=device, progress=progress)
+
+    rate = result.seed_iterations_per_second
+    click.echo("")
+    click.echo(
+        f"suite {loaded.name}, profile {profile}: {result.count('run')} cells run, "
+        f"{result.count('skipped')} skipped (already stored), {result.count('failed')} failed"
+    )
+    click.echo(
+        f"wall time {_fmt_duration(result.wall_time_s)}; trained {result.seed_iterations:,} "
+        f"seed-iterations" + (f" at {rate:,.0f} seed-iterations/s" if rate else "")
+    )
+    for name in result.store_suites:
+        click.echo(f"report: nalm report --db {shlex.quote(str(db))} --suite {shlex.quote(name)}")
