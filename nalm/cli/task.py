@@ -16,16 +16,10 @@ from typing import Any
 import click
 
 from nalm.errors import ConfigError
+from nalm.metrics import THRESHOLD_POLICIES
 
 _OPS = ("add", "sub", "mul", "div", "squared", "root")
-_POLICIES = (
-    "madsen_r",
-    "generator",
-    "published",
-    "fixed_1e-5",
-    "simulated_eps_1e-4",
-    "simulated_eps_1e-5",
-)
+_POLICIES = THRESHOLD_POLICIES
 
 
 def parse_range(text: str, name: str = "range") -> tuple[tuple[float, float], ...]:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ._base import ArithmeticUnit, factory_kwargs
 from ._options import check_choice
 from .nac import DEFAULT_LOG_EPS, log_space_matmul
-from .nmu import NMUInit, OOBMode, init_nmu_, nmu_oob, nmu_sparsity
+from .nmu import NMUInit, OOBMode, UnitIntervalWeightContract, init_nmu_
 
 
 class NACMulSigma(ArithmeticUnit):
@@ -65,7 +65,7 @@ class NACMulSigma(ArithmeticUnit):
         return f"{super().extra_repr()}, eps={self.eps}"
 
 
-class NACMulNMU(ArithmeticUnit):
+class NACMulNMU(UnitIntervalWeightContract, ArithmeticUnit):
     """NAC•,NMU: ``y = exp(log(|x| + ε) Wᵀ)`` with a linear weight W in [0, 1], ε = 1e-7.
 
     Parameter ``W`` ``[out, in]`` with the NMU's initialisation, ``oob_mode``, projection to [0, 1]
@@ -104,20 +104,6 @@ class NACMulNMU(ArithmeticUnit):
 
     def forward(self, x: Tensor) -> Tensor:
         return log_space_matmul(x, self.weight, self.eps)
-
-    def regularizers(self) -> dict[str, Tensor]:
-        terms = {"sparsity": nmu_sparsity(self.W)}
-        if self.oob_mode == "regualized":
-            terms["oob"] = nmu_oob(self.W)
-        return terms
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        if self.oob_mode == "clip":
-            self.W.clamp_(0.0, 1.0)
-
-    def effective_weights(self) -> dict[str, Tensor]:
-        return {"W": self.weight}
 
     def extra_repr(self) -> str:
         return (

@@ -17,11 +17,11 @@ from torch import Tensor, nn
 
 from ._base import ArithmeticUnit, factory_kwargs, linear
 from ._options import check_choice
-from .nmu import NMUInit, OOBMode, init_nmu_, nmu_oob, nmu_product, nmu_sparsity
+from .nmu import NMUInit, OOBMode, UnitIntervalWeightContract, init_nmu_, nmu_product
 from .npu import NPU_EPS
 
 
-class NMRU(ArithmeticUnit):
+class NMRU(UnitIntervalWeightContract, ArithmeticUnit):
     """An NMU over the input and its reciprocal, ``x̃ = [x, ρ(x)]`` (``[.., B, 2·in]``), with the sign
     recovered separately.
 
@@ -105,20 +105,6 @@ class NMRU(ArithmeticUnit):
         magnitude = self._nmu(x_tilde.abs(), W)
         negative = (x_tilde < 0).to(x_tilde.dtype)
         return magnitude * torch.cos(math.pi * linear(negative, self.W))
-
-    def regularizers(self) -> dict[str, Tensor]:
-        terms = {"sparsity": nmu_sparsity(self.W)}
-        if self.oob_mode == "regualized":
-            terms["oob"] = nmu_oob(self.W)
-        return terms
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        if self.oob_mode == "clip":
-            self.W.clamp_(0.0, 1.0)
-
-    def effective_weights(self) -> dict[str, Tensor]:
-        return {"W": self.weight}
 
     def extra_repr(self) -> str:
         extra = f", noise_range={self.noise_range!r}" if self.noise_range is not None else ""

@@ -46,7 +46,31 @@ def init_nmu_(W: Tensor, init: str) -> None:
         W.uniform_(0.5 - r, 0.5 + r)
 
 
-class NMU(ArithmeticUnit):
+class UnitIntervalWeightContract:
+    """The training contract shared by units whose weight ``W`` lives in [0, 1] (NMU, NAC•,NMU,
+    NMRU): NMU-type sparsity, and either a post-step clamp (``"clip"``) or the out-of-bounds
+    penalty (``"regualized"``). Needs ``self.W``, ``self.oob_mode`` and ``self.weight``."""
+
+    W: nn.Parameter
+    oob_mode: str
+    weight: Tensor
+
+    def regularizers(self) -> dict[str, Tensor]:
+        terms = {"sparsity": nmu_sparsity(self.W)}
+        if self.oob_mode == "regualized":
+            terms["oob"] = nmu_oob(self.W)
+        return terms
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        if self.oob_mode == "clip":
+            self.W.clamp_(0.0, 1.0)
+
+    def effective_weights(self) -> dict[str, Tensor]:
+        return {"W": self.weight}
+
+
+class NMU(UnitIntervalWeightContract, ArithmeticUnit):
     """Multiplication unit: ``y[b,o] = Π_i (W[o,i]·x[b,i] + 1 − W[o,i])``, W in [0, 1].
 
     W = 1 selects an input, W = 0 turns it into the multiplicative identity 1. Parameter ``W``
@@ -98,20 +122,6 @@ class NMU(ArithmeticUnit):
 
     def forward(self, x: Tensor) -> Tensor:
         return nmu_product(x, self.weight)
-
-    def regularizers(self) -> dict[str, Tensor]:
-        terms = {"sparsity": nmu_sparsity(self.W)}
-        if self.oob_mode == "regualized":
-            terms["oob"] = nmu_oob(self.W)
-        return terms
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        if self.oob_mode == "clip":
-            self.W.clamp_(0.0, 1.0)
-
-    def effective_weights(self) -> dict[str, Tensor]:
-        return {"W": self.weight}
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, oob_mode={self.oob_mode!r}, init={self.init!r}"
