@@ -5,6 +5,10 @@ for two reasons: a per-run learning rate (runs of one batch may differ in lr), a
 cost per step — a handful of ``torch._foreach_*`` calls over all parameters, where the stock
 optimiser spends most of a tiny model's step in Python bookkeeping. The update is the same
 arithmetic as ``torch.optim.Adam`` (no weight decay, no amsgrad); a test checks it against it.
+
+With one learning rate the update is torch's fused Adam kernel called directly (the kernel behind
+``torch.optim.Adam(fused=True)``, one call for all parameters); with a learning rate per run it is
+the same arithmetic in ``torch._foreach_*`` calls, since the fused kernel takes one scalar lr.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class StackedAdam:
         self._exp_avg = [torch.zeros_like(p) for p in self._params]
         self._exp_avg_sq = [torch.zeros_like(p) for p in self._params]
         self._lr_views: list[Tensor] | None = None
+        self._detached = [p.detach() for p in self._params]
+        self._fused = not per_run and hasattr(torch, "_fused_adam_")
+        self._steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self._params]
         if per_run:
             lrs = torch.as_tensor(lr, dtype=self._params[0].dtype, device=self._params[0].device)
             if lrs.ndim != 1 or not bool((lrs > 0).all()):
@@ -52,6 +59,14 @@ class StackedAdam:
         self._step += 1
         params = self._params
         grads = [p.grad for p in params]
+        if self._fused:
+            torch._foreach_add_(self._steps, 1)
+            torch._fused_adam_(
+                self._detached, grads, self._exp_avg, self._exp_avg_sq, [], self._steps,
+                lr=float(self.lr), beta1=beta1, beta2=beta2, weight_decay=0.0, eps=self.eps,
+                amsgrad=False, maximize=False,
+            )
+            return
         torch._foreach_lerp_(self._exp_avg, grads, 1 - beta1)
         torch._foreach_mul_(self._exp_avg_sq, beta2)
         torch._foreach_addcmul_(self._exp_avg_sq, grads, grads, 1 - beta2)

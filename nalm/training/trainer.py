@@ -275,7 +275,9 @@ def train(
     # kernels release the GIL, and data are a pure function of (seed, step), so the order of
     # drawing cannot change them.
     if prefetch is None:
-        prefetch = state.device.type == "cpu" and recipe.iterations > 1
+        # Worth a thread hand-off only when drawing a batch is real work (not a cached full batch).
+        drawn = len(state.seeds) * recipe.batch_size * task.in_features
+        prefetch = state.device.type == "cpu" and recipe.iterations > 1 and drawn >= 1 << 16
     with ThreadPoolExecutor(max_workers=1) if prefetch else nullcontext() as pool:
         pending = pool.submit(batch, 0) if pool is not None else None
         for step in range(recipe.iterations + 1):

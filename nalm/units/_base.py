@@ -99,7 +99,7 @@ def linear(x: Tensor, W: Tensor) -> Tensor:
     ``[S, B, I]`` first — S times less memory traffic for a first layer. Measured by
     ``benchmarks/bench_trainer.py``.
     """
-    if W.dim() > 2 and all(d == 1 for d in x.shape[:-2]):
+    if W.dim() > 2 and W.shape[:-2].numel() > 1 and all(d == 1 for d in x.shape[:-2]):
         rows, features = x.shape[-2:]
         out = x.reshape(rows, features) @ W.reshape(-1, features).T  # [B, S·O]
         return out.reshape(rows, *W.shape[:-1]).movedim(0, -2)

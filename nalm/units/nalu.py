@@ -86,8 +86,11 @@ class NALU(ArithmeticUnit):
 
     def forward(self, x: Tensor) -> Tensor:
         gate = torch.sigmoid(linear(x, self.G))
-        additive = linear(x, self.weight)
-        multiplicative = log_space_matmul(x, self.weight_mul, self.eps)
+        weight = self.weight
+        additive = linear(x, weight)
+        multiplicative = log_space_matmul(
+            x, weight if self.shared_weights else self.weight_mul, self.eps
+        )
         return gate * additive + (1 - gate) * multiplicative
 
     def effective_weights(self) -> dict[str, Tensor]:

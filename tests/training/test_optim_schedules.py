@@ -12,12 +12,13 @@ from nalm.training.optim import StackedAdam
 from nalm.training.schedules import GatedConstant, ScheduleState
 
 
-def test_stacked_adam_is_bitwise_torch_adam() -> None:
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_stacked_adam_is_bitwise_torch_fused_adam(dtype) -> None:
     torch.manual_seed(0)
-    ours = [torch.nn.Parameter(torch.randn(3, 2, 5, dtype=torch.float64)) for _ in range(2)]
+    ours = [torch.nn.Parameter(torch.randn(3, 2, 5, dtype=dtype)) for _ in range(2)]
     ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     a = StackedAdam(ours, lr=1e-2)
-    b = torch.optim.Adam(ref, lr=1e-2, foreach=False)
+    b = torch.optim.Adam(ref, lr=1e-2, fused=True)
     for _ in range(100):
         for p, q in zip(ours, ref):
             g = torch.randn_like(p)
@@ -26,6 +27,19 @@ def test_stacked_adam_is_bitwise_torch_adam() -> None:
         b.step()
     for p, q in zip(ours, ref):
         assert torch.equal(p, q)
+
+
+def test_stacked_adam_matches_the_textbook_update_closely() -> None:
+    torch.manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(3, 2, 5, dtype=torch.float64))]
+    ref = [torch.nn.Parameter(ours[0].detach().clone())]
+    a, b = StackedAdam(ours, lr=1e-2), torch.optim.Adam(ref, lr=1e-2, foreach=False)
+    for _ in range(100):
+        g = torch.randn_like(ours[0])
+        ours[0].grad, ref[0].grad = g.clone(), g.clone()
+        a.step()
+        b.step()
+    torch.testing.assert_close(ours[0], ref[0], rtol=1e-13, atol=1e-14)
 
 
 def test_per_run_learning_rate_equals_separate_runs() -> None:
