@@ -100,7 +100,7 @@ _MODEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 def _positive_finite(v: float) -> float:
     v = float(v)
     if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"must be positive and finite, got {v!r}")
+        raise ValueError("must be positive and finite")
     return v
 
 

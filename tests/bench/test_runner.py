@@ -1,0 +1,212 @@
+"""The runner: deterministic per (config, seed), resume without duplicates, failures isolated,
+several threshold policies from one training, and the filter."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from _bench_helpers import TINY_SUITE, stored_rows, write_suite
+
+from nalm.bench.plan import parse_filter, plan_cells
+from nalm.bench.runner import rescore, run_cells
+from nalm.bench.schema import load_suite, parse_suite
+from nalm.errors import ConfigError
+from nalm.store import ResultsStore, config_hash
+
+
+def _run(suite_path: Path, db: Path, **plan_kwargs):
+    cells = plan_cells(load_suite(str(suite_path)), plan_kwargs.pop("profile", "quick"), **plan_kwargs)
+    return run_cells(cells, db, progress=False, echo=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("tiny")
+    suite = write_suite(folder)
+    db = folder / "a.db"
+    result = _run(suite, db)
+    assert result.count("run") == 8 and result.count("failed") == 0
+    return suite, db
+
+
+def test_results_are_deterministic_per_config_and_seed(tiny_db, tmp_path: Path) -> None:
+    """The precondition of resume and of the kill test: the same cell trained again (another
+    process state, another database) stores bit-identical results and curves."""
+    suite, db = tiny_db
+    again = tmp_path / "b.db"
+    _run(suite, again)
+    first, second = stored_rows(db), stored_rows(again)
+    assert len(first) == 8 * 3 * 2  # cells x seeds x policies
+    assert first == second
+
+
+def test_one_cell_alone_equals_the_cell_in_the_suite(tiny_db, tmp_path: Path) -> None:
+    suite, db = tiny_db
+    alone = tmp_path / "c.db"
+    _run(suite, alone, only="m/NALU/sub/0.1_0.2")
+    rows = stored_rows(alone)
+    assert len(rows) == 3 * 2
+    assert rows.items() <= stored_rows(db).items()
+
+
+def test_rerun_skips_everything_and_adds_nothing(tiny_db, tmp_path: Path) -> None:
+    suite, db = tiny_db
+    copy = tmp_path / "copy.db"
+    with ResultsStore(db, readonly=True):
+        pass
+    copy.write_bytes(db.read_bytes())
+    before = stored_rows(copy)
+    result = _run(suite, copy)
+    assert result.count("skipped") == 8 and result.count("run") == 0 and result.seed_iterations == 0
+    assert stored_rows(copy) == before
+
+
+def test_more_seeds_trains_only_the_new_ones(tiny_db, tmp_path: Path) -> None:
+    suite, db = tiny_db
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(db.read_bytes())
+    before = stored_rows(copy)
+    result = _run(suite, copy, seeds=5)
+    assert result.count("run") == 8
+    assert all(o.seeds_trained == (3, 4) for o in result.outcomes)
+    after = stored_rows(copy)
+    assert len(after) == 8 * 5 * 2 and before.items() <= after.items()
+    assert _run(suite, copy, seeds=4).count("skipped") == 8  # a subset of what is stored
+
+
+def test_config_identifies_the_run_and_not_the_seed_count(tmp_path: Path) -> None:
+    suite = load_suite(str(write_suite(tmp_path)))
+    a = plan_cells(suite, "quick")[0]
+    b = plan_cells(suite, "quick", seeds=7)[0]
+    c = plan_cells(suite, "full")[0]
+    cfg = a.configs["fixed_1e-5"][1]
+    assert cfg == b.configs["fixed_1e-5"][1]  # seed count is not identity
+    assert config_hash(cfg) != config_hash(c.configs["fixed_1e-5"][1])  # profile/iterations are
+    for key in ("suite", "profile", "model", "operation", "range", "units", "options", "task",
+                "iterations", "recipe", "threshold_policy", "dtype"):
+        assert key in cfg, key
+    assert cfg["range"]["name"] == "1_2" and cfg["task"]["interpolation_range"] == [[1.0, 2.0]]
+    assert cfg["recipe"]["optimizer"] == {"name": "adam", "lr": 0.05, "options": {}}
+    # the schedule is scaled from 20,000 -> 35,000 of 50,000 to 400 iterations
+    assert cfg["recipe"]["regularizers"]["sparsity"] == {"type": "LinearRamp", "scale": 0.01,
+                                                         "start": 160, "end": 280}
+    other = a.configs["simulated_eps_1e-4"][1]
+    assert {k for k in cfg if cfg[k] != other[k]} == {"threshold_policy"}
+    assert a.configs["simulated_eps_1e-4"][0] == "tiny@simulated_eps_1e-4"
+
+
+def test_truncated_schedules_keep_the_protocol_steps(tmp_path: Path) -> None:
+    text = TINY_SUITE.replace("iterations = 400", 'iterations = 400\nschedules = "truncate"')
+    cell = plan_cells(parse_suite(text, "t.toml"), "quick")[0]
+    assert cell.recipe.iterations == 400
+    ramp = cell.recipe.regularizers["sparsity"]
+    assert (ramp.start, ramp.end) == (20_000, 35_000)
+
+
+def test_secondary_policy_is_the_same_runs_rescored(tiny_db) -> None:
+    _, db = tiny_db
+    with ResultsStore(db, readonly=True) as store:
+        assert store.suites() == ["tiny", "tiny@simulated_eps_1e-4"]
+        primary = {(r.cell, r.result.seed): r.result for r in store.runs("tiny")}
+        secondary = {(r.cell, r.result.seed): r.result for r in store.runs("tiny@simulated_eps_1e-4")}
+        assert primary.keys() == secondary.keys()
+        assert any(p.solved for p in primary.values()) and not all(p.solved for p in primary.values())
+        for key, p in primary.items():
+            s = secondary[key]
+            assert (p.selected_step, p.interpolation_mse, p.extrapolation_mse) == (
+                s.selected_step, s.interpolation_mse, s.extrapolation_mse)
+            assert p.threshold == 1e-5 and s.threshold != p.threshold
+            assert s.solved == (s.extrapolation_mse < s.threshold)
+            # rescoring a stored run with its own threshold gives the trainer's scores back
+            run_id = next(r.id for r in store.runs("tiny", cell=key[0]) if r.result.seed == key[1])
+            full = p.__class__(**{**p.__dict__, "curve": store.curve(run_id)})
+            again = rescore(full, p.threshold)
+            assert (again.solved, again.solved_at, again.selected_step) == (p.solved, p.solved_at, p.selected_step)
+
+
+def test_rescore_of_a_diverged_run_uses_only_its_logged_points() -> None:
+    from nalm.results import LearningCurve, RunResult
+
+    nan = math.nan
+    curve = LearningCurve(step=[0, 100, 200, 300], interpolation_mse=[1.0, 0.5, nan, nan],
+                          extrapolation_mse=[2.0, 1e-6, nan, nan], sparsity_error=[0.4, 0.1, nan, nan])
+    run = RunResult(seed=0, status="diverged", solved=False, solved_at=None, selected_step=0,
+                    interpolation_mse=nan, extrapolation_mse=nan, sparsity_error=nan, threshold=0.0,
+                    iterations=150, diverged_at=150, curve=curve)
+    scored = rescore(run, 1e-5)
+    assert scored.selected_step == 100 and scored.solved and scored.solved_at == 100
+    assert scored.status == "diverged" and scored.iterations == 150
+
+
+def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tmp_path: Path, monkeypatch) -> None:
+    import nalm.bench.runner as runner
+
+    real = runner.train_and_score
+
+    def flaky(spec, task, seeds, recipe, **kwargs):
+        if task.op == "sub" and spec.units == ("nalu",) and task.interpolation_range == ((1.0, 2.0),):
+            raise RuntimeError("simulated out-of-memory")
+        return real(spec, task, seeds, recipe, **kwargs)
+
+    monkeypatch.setattr(runner, "train_and_score", flaky)
+    suite = write_suite(tmp_path)
+    db = tmp_path / "f.db"
+    result = _run(suite, db)
+    assert result.count("failed") == 1 and result.count("run") == 7
+    failed = next(o for o in result.outcomes if o.status == "failed")
+    assert failed.cell.id == "m/NALU/sub/1_2" and "simulated out-of-memory" in failed.error
+    with ResultsStore(db, readonly=True) as store:
+        runs = store.runs("tiny", cell="m/NALU/sub/1_2")
+        assert [r.result.status for r in runs] == ["failed"] * 3
+        assert {r.result.status for r in store.runs("tiny")} - {"failed"} <= {"ok", "diverged"}
+        assert len(store.runs("tiny")) == 8 * 3
+    # a failed run counts as finished: the rerun does not retry it
+    monkeypatch.setattr(runner, "train_and_score", real)
+    assert _run(suite, db).count("skipped") == 8
+
+
+def test_filter_terms() -> None:
+    suite = parse_suite(TINY_SUITE, "t.toml")
+    ids = lambda only: [c.id for c in plan_cells(suite, "quick", only=only)]  # noqa: E731
+    assert ids("model=NAU,op=sub") == ["m/NAU/sub/1_2", "m/NAU/sub/0.1_0.2"]
+    assert ids("m/NALU/*/1_2") == ["m/NALU/add/1_2", "m/NALU/sub/1_2"]
+    assert ids("range=0.1_0.2,model=NAL?") == ["m/NALU/add/0.1_0.2", "m/NALU/sub/0.1_0.2"]
+    assert len(ids("op=add|sub,block=m")) == 8
+    with pytest.raises(ConfigError, match="unknown key 'ops'"):
+        parse_filter("ops=add")
+
+
+def test_filter_matches_labels_too() -> None:
+    suite = load_suite("madsen2020")
+    cells = plan_cells(suite, "full", only="model=NAC[*](NMU),op=mul")
+    assert [c.id for c in cells] == ["main/NACmul-NMU/mul"]
+
+
+def test_cli_prints_the_summary_and_the_report_commands(tmp_path: Path, capsys) -> None:
+    from _bench_helpers import run_main
+
+    suite = write_suite(tmp_path)
+    db = tmp_path / "r.db"
+    code, out, _ = run_main(capsys, "bench", str(suite), "--db", str(db), "--no-progress",
+                            "--only", "m/NAU/add/1_2")
+    assert code == 0
+    assert "m/NAU/add/1_2: solved 3/3 fixed_1e-5, 3/3 simulated_eps_1e-4" in out
+    assert "suite tiny, profile quick: 1 cells run, 0 skipped (already stored), 0 failed" in out
+    assert "seed-iterations/s" in out
+    assert f"report: nalm report --db {db} --suite tiny\n" in out
+    assert f"report: nalm report --db {db} --suite tiny@simulated_eps_1e-4\n" in out
+    code, out, _ = run_main(capsys, "bench", str(suite), "--db", str(db), "--no-progress")
+    assert code == 0 and "7 cells run, 1 skipped" in out
+
+
+def test_list_writes_nothing(tmp_path: Path, capsys) -> None:
+    from _bench_helpers import run_main
+
+    suite = write_suite(tmp_path)
+    db = tmp_path / "r.db"
+    code, out, _ = run_main(capsys, "bench", str(suite), "--db", str(db), "--list", "--seeds", "5")
+    assert code == 0 and not db.exists()
+    assert out.splitlines()[0].startswith("m/NAU/add/1_2  seeds=5  iterations=400  model=nau(2→1)")
+    assert out.splitlines()[-1] == "8 cells, 16,000 seed-iterations (suite tiny, profile quick)"
