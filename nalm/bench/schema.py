@@ -70,7 +70,7 @@ import re
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -440,12 +440,3 @@ def check_references(suite: Suite) -> None:
             except ConfigError as exc:
                 raise err(f"profiles.{pname}.only[{j}]", str(exc).split(": ", 1)[-1]) from None
 
-
-def describe_suite(suite: Suite) -> Mapping[str, Any]:
-    """A short JSON-able description (for ``--list``)."""
-    return {
-        "name": suite.name,
-        "title": suite.title,
-        "profiles": {k: v.description for k, v in suite.profiles.items()},
-        "blocks": [b.name for b in suite.grid],
-    }

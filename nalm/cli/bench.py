@@ -25,7 +25,7 @@ def _fmt_duration(seconds: float) -> str:
 @click.option("--profile", default="quick", show_default=True,
               help="Profile of the suite: 'full' (the papers' protocol) or 'quick' (minutes on a CPU).")
 @click.option("--only", "only", default=None, metavar="FILTER",
-              help="Run only matching cells (see FILTER below).")
+              help="Run only matching cells (see FILTER above).")
 @click.option("--seeds", type=int, default=None,
               help="Seeds 0..N-1 in every cell instead of the profile's.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)

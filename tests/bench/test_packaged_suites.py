@@ -17,7 +17,7 @@ EXPECTED = {
     "npu2020": (3, 3),
     # Primer: (NAC+, NAU on +,-) + (NMU on x) + (NAC*, NPU, Real NPU on x,/) + (NALU, G-NALU, iNALU
     # on +,-,x,/), nine range pairs each, plus three redundant-input variants on nine pairs
-    "primer2022": ((2 * 2 + 1 + 3 * 2 + 3 * 4) * 9 + 3 * 9, (2 + 1 + 3) * 9),
+    "primer2022": ((2 * 2 + 1 + 3 * 2 + 3 * 4) * 9 + 3 * 9, (2 + 1 + 1) * 9),
 }
 
 
