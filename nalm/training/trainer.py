@@ -190,28 +190,28 @@ class _BatchedTraining:
             penalty = term if penalty is None else penalty + term
         return penalty
 
-    def step(self, step: int, x: Tensor, y: Tensor, train_loss: Tensor | None) -> None:
+    def step(self, step: int, x: Tensor, y: Tensor, train_loss: list[Tensor] | None) -> None:
         recipe = self.recipe
         pred = self.model(x)
         mse = (pred - y).square().mean(dim=(-2, -1))  # [S]
         penalty = self._regularization(step)
         loss = mse if penalty is None else mse + penalty
         if train_loss is not None:
-            train_loss[step] = mse.detach()
+            train_loss.append(mse.detach())  # stacked once at the end: no per-step copy
         for p in self.params:
             p.grad = None
         loss.sum().backward()
 
         grads = [p.grad for p in self.params]
         # One finiteness check per run over its loss and every gradient entry.
-        finite = torch.cat([loss.detach()[:, None]] + [g.flatten(1) for g in grads], 1)
-        finite = torch.isfinite(finite).all(dim=1)
+        checked = torch.isfinite(torch.cat([loss.detach()[:, None]] + [g.flatten(1) for g in grads], 1))
         if recipe.clip_grad_value is not None:
             torch._foreach_clamp_min_(grads, -recipe.clip_grad_value)
             torch._foreach_clamp_max_(grads, recipe.clip_grad_value)
         if recipe.clip_grad_norm is not None:
             self._clip_norm_per_run(recipe.clip_grad_norm)
-        if not bool(finite.all()):
+        if not bool(checked.all()):  # the per-run reduction only when something is non-finite
+            finite = checked.all(dim=1)
             newly_diverged = self.alive & ~finite
             if bool(newly_diverged.any()):
                 self.diverged_at[newly_diverged.cpu()] = step
@@ -258,11 +258,7 @@ def train(
     start_time = time.perf_counter()
     state = _BatchedTraining(spec, task, seeds, recipe, device=device, dtype=dtype)
     runs = len(state.seeds)
-    train_loss = (
-        torch.full((recipe.iterations, runs), float("nan"), dtype=dtype, device=state.device)
-        if recipe.record_train_loss
-        else None
-    )
+    train_loss: list[Tensor] | None = [] if recipe.record_train_loss else None
     for hook in recipe.hooks:
         hook.start(runs, recipe.iterations)
     consecutive_solved = torch.zeros(runs, dtype=torch.long, device=state.device)
@@ -316,8 +312,20 @@ def train(
         threshold=threshold,
         wall_time_s=wall,
         seed_iterations_per_second=total_updates / wall if wall > 0 else float("nan"),
-        train_loss=train_loss,
+        train_loss=_stack_losses(train_loss, recipe.iterations, runs, dtype, state.device),
     )
+
+
+def _stack_losses(
+    losses: list[Tensor] | None, iterations: int, runs: int, dtype: torch.dtype, device: torch.device
+) -> Tensor | None:
+    """``[iterations, S]``; updates that never ran (all runs stopped early) are NaN."""
+    if losses is None:
+        return None
+    out = torch.full((iterations, runs), float("nan"), dtype=dtype, device=device)
+    if losses:
+        out[: len(losses)] = torch.stack(losses)
+    return out
 
 
 def _score(state: _BatchedTraining, threshold: float, iterations: int) -> list[RunResult]:
