@@ -19,7 +19,32 @@ OOBMode = Literal["clip", "regualized"]
 NAUInit = Literal["madsen", "glorot"]
 
 
-class NAU(ArithmeticUnit):
+class SignedUnitWeightContract:
+    """The training contract shared by units whose weight ``W`` lives in [−1, 1] (NAU, NRU):
+    NAU-type sparsity, and either a post-step clamp (``"clip"``) or the out-of-bounds penalty
+    (``"regualized"``). Needs ``self.W``, ``self.oob_mode`` and ``self.weight``."""
+
+    W: nn.Parameter
+    oob_mode: str
+    weight: Tensor
+
+    def regularizers(self) -> dict[str, Tensor]:
+        terms = {"sparsity": mean_over_last(sparsity_distance(self.W), 2)}
+        if self.oob_mode == "regualized":
+            terms["oob"] = mean_over_last(torch.relu(self.W.abs() - 1), 2)
+        return terms
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        if self.oob_mode == "clip":
+            self.W.clamp_(-1.0, 1.0)
+
+    def effective_weights(self) -> dict[str, Tensor]:
+        return {"W": self.weight}
+
+
+
+class NAU(SignedUnitWeightContract, ArithmeticUnit):
     """Linear addition/subtraction unit: ``y = x clamp(W, −1, 1)ᵀ``, no bias.
 
     Parameter ``W`` ``[out, in]``. The forward pass always clamps W to [−1, 1] (zero gradient where the
@@ -71,20 +96,6 @@ class NAU(ArithmeticUnit):
 
     def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight)
-
-    def regularizers(self) -> dict[str, Tensor]:
-        terms = {"sparsity": mean_over_last(sparsity_distance(self.W), 2)}
-        if self.oob_mode == "regualized":
-            terms["oob"] = mean_over_last(torch.relu(self.W.abs() - 1), 2)
-        return terms
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        if self.oob_mode == "clip":
-            self.W.clamp_(-1.0, 1.0)
-
-    def effective_weights(self) -> dict[str, Tensor]:
-        return {"W": self.weight}
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, oob_mode={self.oob_mode!r}, init={self.init!r}"

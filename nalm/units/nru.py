@@ -13,9 +13,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, mean_over_last, sparsity_distance
+from ._base import ArithmeticUnit, factory_kwargs
 from ._init import nau_uniform_radius
 from ._options import check_choice
+from .nau import SignedUnitWeightContract
 from .nmu import OOBMode
 
 NRUInit = Literal["madsen", "beta"]
@@ -24,7 +25,7 @@ NRUInit = Literal["madsen", "beta"]
 SURROGATE_SLOPE = 1000.0
 
 
-class NRU(ArithmeticUnit):
+class NRU(SignedUnitWeightContract, ArithmeticUnit):
     """Multiplication/division unit:
     ``y[b,o] = Π_i (sign(x[b,i])·|x[b,i]|^{W[o,i]}·s(W[o,i]) + 1 − s(W[o,i]))``, W in [−1, 1].
 
@@ -95,20 +96,6 @@ class NRU(ArithmeticUnit):
         magnitude = (power * s + (1 - s)).prod(dim=-1)
         sign = x.sign().pow(W.round()).prod(dim=-1)
         return magnitude * sign
-
-    def regularizers(self) -> dict[str, Tensor]:
-        terms = {"sparsity": mean_over_last(sparsity_distance(self.W), 2)}
-        if self.oob_mode == "regualized":
-            terms["oob"] = mean_over_last(torch.relu(self.W.abs() - 1), 2)
-        return terms
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        if self.oob_mode == "clip":
-            self.W.clamp_(-1.0, 1.0)
-
-    def effective_weights(self) -> dict[str, Tensor]:
-        return {"W": self.weight}
 
     def extra_repr(self) -> str:
         return (
