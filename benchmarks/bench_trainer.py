@@ -1,6 +1,7 @@
 """Seed-iterations per second: one run per process (reference style) vs nalm's batched trainer.
 
-    python benchmarks/bench_trainer.py [--iterations 3000] [--sizes 1,10,100,1000] [--profile]
+    python benchmarks/bench_trainer.py [--iterations 3000] [--sizes 1,10,100,1000] [--repeats R]
+                                       [--compile] [--profile] [--device cuda]
 
 Workload (issue 5): the static arithmetic task, 100 inputs, NAU → NMU, batch 128, fresh data for
 every run at every step, Adam, the NMU model's regularizer and projections, evaluation every 1,000
@@ -11,13 +12,19 @@ steps on the 10,000-row interpolation and extrapolation sets.
     projection calls, torch.optim.Adam. Its rate is measured as the difference of two run
     lengths so set-up is excluded, as the reference figure in shared/reference was.
 (b) nalm's trainer at several S, each run with its own data stream.
+    Eager rows include set-up (building S models, evaluation sets): a conservative rate.
+(c) with ``--compile``: the trainer with ``compile=True``, its rate measured like (a) — the
+    difference of two run lengths — so the one-off compilation is excluded (it is reported by the
+    first, untimed call).
 Everything runs in this one process, alternating, so machine noise hits all alike; the printed
-ratios are the result, not the absolute numbers.
+ratios are the result, not the absolute numbers. With ``--repeats R`` every measurement is taken R
+times in turn and the medians are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import numpy as np
@@ -75,21 +82,33 @@ def reference_rate(iterations: int) -> float:
     return iterations / max(long - short, 1e-9)
 
 
-def nalm_rate(runs: int, iterations: int, device: str = "cpu") -> tuple[float, float]:
+def nalm_rate(runs: int, iterations: int, device: str = "cpu", compile: bool = False) -> tuple[float, float]:
+    """Seed-iterations/s of one ``train()`` call, set-up (and compilation) included, and its wall time."""
     recipe = default_recipe("nmu", "mul", setting="madsen2020", iterations=iterations)
     seeds = list(range(runs))
     start = time.perf_counter()
-    train(SPEC, TASK, seeds, recipe, threshold=0.16001, device=device)
+    train(SPEC, TASK, seeds, recipe, threshold=0.16001, device=device, compile=compile)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     wall = time.perf_counter() - start
     return runs * iterations / wall, wall
 
 
+def steady_rate(runs: int, iterations: int, device: str = "cpu", compile: bool = False) -> float:
+    """Seed-iterations/s with set-up excluded: the difference of two run lengths, as for (a)."""
+    _, short = nalm_rate(runs, iterations // 4, device, compile)
+    _, long = nalm_rate(runs, iterations // 4 + iterations, device, compile)
+    return runs * iterations / max(long - short, 1e-9)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--sizes", default="1,10,100,1000")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="measure (a) and every S this many times, alternating; report medians")
+    parser.add_argument("--compile", action="store_true",
+                        help="also measure train(..., compile=True) (Inductor), set-up excluded")
     parser.add_argument("--profile", action="store_true", help="profile S=100 (cProfile + torch)")
     parser.add_argument("--device", default="cpu", help="device of nalm's trainer (cpu, cuda)")
     parser.add_argument("--reference-iterations", type=int, default=None,
@@ -99,18 +118,39 @@ def main() -> None:
 
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-        f"numba stream: {counter_rng.numba_available()}, iterations {args.iterations}"
+        f"numba stream: {counter_rng.numba_available()}, iterations {args.iterations}, "
+        f"repeats {args.repeats}"
     )
     TASK.evaluation_set("interpolation", [0])  # build the cached sets outside every timing
     nalm_rate(2, 50, args.device)  # warm up numba compilation / CUDA context
-    base = reference_rate(args.reference_iterations or args.iterations)
-    print(f"(a) reference style, 1 run/process, CPU: {base:10.0f} iterations/s")
-    for runs in [int(s) for s in args.sizes.split(",")]:
-        iterations = args.iterations if runs <= 100 or args.device != "cpu" else max(500, args.iterations // 3)
-        rate, wall = nalm_rate(runs, iterations, args.device)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    variants = [(runs, False) for runs in sizes] + ([(runs, True) for runs in sizes] if args.compile else [])
+    if args.compile:
+        for runs in sizes:  # compile once outside the timings (the FX graph cache keeps it)
+            nalm_rate(runs, 20, args.device, compile=True)
+    base_rates: list[float] = []
+    rates: dict[tuple[int, bool], list[tuple[float, float, float]]] = {v: [] for v in variants}
+    for _ in range(args.repeats):
+        base = reference_rate(args.reference_iterations or args.iterations)
+        base_rates.append(base)
+        for runs, compiled in variants:
+            iterations = args.iterations if runs <= 100 or args.device != "cpu" else max(500, args.iterations // 3)
+            if compiled:
+                rate, wall = steady_rate(runs, iterations, args.device, compile=True), float("nan")
+            else:
+                rate, wall = nalm_rate(runs, iterations, args.device)
+            rates[(runs, compiled)].append((rate, wall, rate / base))
+    base = statistics.median(base_rates)
+    print(f"(a) reference style, 1 run/process, CPU: {base:10.0f} iterations/s"
+          + (f"  (median of {args.repeats}: {', '.join(f'{b:.0f}' for b in base_rates)})" if args.repeats > 1 else ""))
+    for (runs, compiled), values in rates.items():
+        rate = statistics.median(v[0] for v in values)
+        ratio = statistics.median(v[2] for v in values)
+        label = "compiled, set-up excluded" if compiled else f"eager, wall {statistics.median(v[1] for v in values):6.1f} s"
+        spread = f"  ratios {', '.join(f'{v[2]:.1f}' for v in values)}" if args.repeats > 1 else ""
         print(
-            f"(b) nalm trainer S={runs:5d} on {args.device}: {rate:12.0f} seed-iterations/s "
-            f"({wall:6.1f} s)  ratio to (a): {rate / base:7.1f}x"
+            f"(b) nalm trainer S={runs:5d} on {args.device} ({label}): {rate:12.0f} seed-iterations/s  "
+            f"ratio to (a): {ratio:7.1f}x{spread}"
         )
     if args.profile:
         import cProfile

@@ -77,6 +77,7 @@ class _BatchedTraining:
         *,
         device: Any,
         dtype: torch.dtype,
+        compile: bool | str = False,
     ) -> None:
         if len(seeds) == 0:
             raise ValueError("seeds: need at least one run")
@@ -122,6 +123,12 @@ class _BatchedTraining:
         self.curve_values: list[Tensor] = []  # each [3, S]: interpolation, extrapolation, sparsity
         self.stopped_at = torch.full((runs,), -1, dtype=torch.long)
         self.logged_points = torch.zeros(runs, dtype=torch.long)
+        self.compiled = bool(compile)
+        if compile:
+            backend = compile if isinstance(compile, str) else "inductor"
+            self.loss_function = torch.compile(self._loss, backend=backend, dynamic=False)
+        else:
+            self.loss_function = self._loss
 
     # -- evaluation -------------------------------------------------------------------------
     @torch.no_grad()
@@ -170,32 +177,42 @@ class _BatchedTraining:
                 self.model.get_parameter(name)[index].copy_(p)
 
     # -- one update -----------------------------------------------------------------------------
-    def _regularization(self, step: int) -> Tensor | None:
-        schedules = self.recipe.regularizers
-        if not schedules or not self.regularized:
-            return None
-        scales = {name: schedule(step, self.schedule_state) for name, schedule in schedules.items()}
-        active = {n for n, s in scales.items() if isinstance(s, Tensor) or s != 0.0}
-        if not active:
-            return None
+    def _scales(self, step: int) -> dict[str, float | Tensor]:
+        """The scale of every regularizer the recipe names and some layer provides, at ``step``."""
+        if not self.recipe.regularizers or not self.regularized:
+            return {}
+        return {name: schedule(step, self.schedule_state) for name, schedule in self.recipe.regularizers.items()}
+
+    def _loss(self, x: Tensor, y: Tensor, scales: dict[str, Any]) -> tuple[Tensor, Tensor]:
+        """Per-run training loss and MSE, both ``[S]``."""
+        pred = self.model(x)
+        mse = (pred - y).square().mean(dim=(-2, -1))
+        if not scales:
+            return mse, mse
         # Same-named terms are summed over layers, then scaled once (one shared λ, as the papers).
         totals: dict[str, Tensor] = {}
         for layer in self.regularized:
             for name, value in layer.regularizers().items():
-                if name in active:
+                if name in scales:
                     totals[name] = totals[name] + value if name in totals else value
         penalty: Tensor | None = None
         for name, total in totals.items():
-            term = scales[name] * total
+            scale = scales[name]
+            # Compiled, every step runs one graph: a zero scale selects 0 rather than skipping.
+            term = torch.where(scale == 0, 0.0, scale * total) if self.compiled else scale * total
             penalty = term if penalty is None else penalty + term
-        return penalty
+        return (mse if penalty is None else mse + penalty), mse
 
     def step(self, step: int, x: Tensor, y: Tensor, train_loss: list[Tensor] | None) -> None:
         recipe = self.recipe
-        pred = self.model(x)
-        mse = (pred - y).square().mean(dim=(-2, -1))  # [S]
-        penalty = self._regularization(step)
-        loss = mse if penalty is None else mse + penalty
+        scales = self._scales(step)
+        if self.compiled:
+            scales = {n: torch.as_tensor(v, dtype=self.dtype, device=self.device) for n, v in scales.items()}
+            loss, mse = self.loss_function(x, y, scales)
+        else:
+            # A term whose scale is exactly zero is skipped, not computed and multiplied by 0.
+            scales = {n: v for n, v in scales.items() if isinstance(v, Tensor) or v != 0.0}
+            loss, mse = self._loss(x, y, scales)
         if train_loss is not None:
             train_loss.append(mse.detach())  # stacked once at the end: no per-step copy
         for p in self.params:
@@ -248,15 +265,24 @@ def train(
     device: Any = None,
     dtype: torch.dtype = torch.float32,
     progress: Callable[[int], None] | None = None,
-    prefetch: bool | None = None,
+    prefetch: bool = False,
+    compile: bool | str = False,
 ) -> TrainOutput:
     """Train one run per seed, all at once, and score every run against ``threshold``.
 
-    ``progress(n)`` is called with the number of updates done since its last call. ``prefetch``
-    draws the next batch on a second thread while a step computes (default: on the CPU).
+    ``progress(n)`` is called with the number of updates done since its last call.
+
+    ``prefetch`` draws the next batch on a second thread while a step computes. Off by default:
+    on a 2-core CPU the data kernel's threads and torch's compete for the same cores and the step
+    got slower (``benchmarks/bench_trainer.py``); it may pay off with more cores than threads.
+
+    ``compile`` runs the forward pass, loss and regularizers (and so their backward) through
+    ``torch.compile``: per-step overhead falls, at a one-off compile cost of seconds to tens of
+    seconds, so it pays for long runs. Results agree with eager mode to rounding, not bit for bit.
+    ``True`` means torch's default backend (Inductor); a string names another backend.
     """
     start_time = time.perf_counter()
-    state = _BatchedTraining(spec, task, seeds, recipe, device=device, dtype=dtype)
+    state = _BatchedTraining(spec, task, seeds, recipe, device=device, dtype=dtype, compile=compile)
     runs = len(state.seeds)
     train_loss: list[Tensor] | None = [] if recipe.record_train_loss else None
     for hook in recipe.hooks:
@@ -267,13 +293,9 @@ def train(
     def batch(step: int) -> tuple[Tensor, Tensor]:
         return task.train_batch(state.seeds, step, recipe.batch_size, device=state.device, dtype=dtype)
 
-    # On the CPU the next batch is drawn on a second thread while this step computes: the data
-    # kernels release the GIL, and data are a pure function of (seed, step), so the order of
-    # drawing cannot change them.
-    if prefetch is None:
-        # Worth a thread hand-off only when drawing a batch is real work (not a cached full batch).
-        drawn = len(state.seeds) * recipe.batch_size * task.in_features
-        prefetch = state.device.type == "cpu" and recipe.iterations > 1 and drawn >= 1 << 16
+    # Data are a pure function of (seed, step), so drawing ahead on another thread (the kernels
+    # release the GIL) cannot change them.
+    prefetch = prefetch and recipe.iterations > 1
     with ThreadPoolExecutor(max_workers=1) if prefetch else nullcontext() as pool:
         pending = pool.submit(batch, 0) if pool is not None else None
         for step in range(recipe.iterations + 1):
