@@ -65,11 +65,23 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class _CellKey:
+    """What a filter looks at, before the cell is built (profile overrides)."""
+
+    id: str
+    block: str
+    model_key: str
+    model: str
+    op: str
+    range: str | None
+
+
+@dataclass(frozen=True)
 class FilterTerm:
     key: str  # one of FILTER_KEYS
     patterns: tuple[str, ...]
 
-    def matches(self, cell: Cell) -> bool:
+    def matches(self, cell: Cell | _CellKey) -> bool:
         values: tuple[str, ...]
         if self.key == "cell":
             values = (cell.id,)
@@ -218,6 +230,7 @@ def build_recipe(
     op: str,
     task: Any,
     iterations: int,
+    schedules: str | None = None,
 ) -> Any:
     """The cell's TrainRecipe with ``iterations`` updates.
 
@@ -225,7 +238,8 @@ def build_recipe(
     Its schedules are those of the protocol run of this block (``protocol_iterations``); with
     ``schedules = "scale"`` they are shrunk by ``iterations / protocol_iterations`` (a short run has
     the same shape), with ``"truncate"`` they are kept at the protocol's steps (a short run is the
-    first ``iterations`` updates of the protocol run).
+    first ``iterations`` updates of the protocol run). ``schedules`` defaults to the profile's (a
+    profile override may set it per cell).
     """
     from nalm.training import OptimizerSpec, TrainRecipe
     from nalm.training.recipes import default_recipe
@@ -248,7 +262,7 @@ def build_recipe(
     protocol_recipe = default_recipe(unit, op, **kwargs)  # type: ignore[arg-type]
     recipe_protocol = protocol_recipe.iterations  # what default_recipe's schedules are written for
     cell_protocol = block.protocol_iterations or suite.protocol_iterations
-    if profile.schedules == "scale":
+    if (schedules or profile.schedules) == "scale":
         schedule_length = max(1, round(recipe_protocol * iterations / cell_protocol))
     else:
         schedule_length = recipe_protocol
@@ -306,6 +320,8 @@ def plan_cells(
     dtype = getattr(torch, suite.dtype)
     blocks = [b for b in suite.grid if prof.grid is None or b.name in prof.grid]
 
+    overrides = [parse_filter(o.only) for o in prof.overrides]
+    overrides_used: dict[str, set[int]] = {}  # cell id -> indices of the overrides it matched
     cells: list[Cell] = []
     checked_models: set[tuple[str, int, int]] = set()
     checked_thresholds: set[tuple[Any, str]] = set()
@@ -335,17 +351,25 @@ def plan_cells(
                         except (TypeError, ValueError) as exc:
                             raise suite_error(src, f"models.{model_key}", f"cannot build the model: {exc}") from None
                         checked_models.add(shape)
+                    key = _CellKey(cell_id, block.name, model_key, label, op, range_name)
+                    setting: dict[str, Any] = {}
+                    for j, (o, sel) in enumerate(zip(prof.overrides, overrides)):
+                        if all(t.matches(key) for t in sel):
+                            setting.update(o.settings())
+                            overrides_used.setdefault(cell_id, set()).add(j)
                     iterations = (
-                        block.iterations.get(profile)
+                        setting.get("iterations")
+                        or block.iterations.get(profile)
                         or prof.iterations
                         or block.protocol_iterations
                         or suite.protocol_iterations
                     )
+                    schedules = setting.get("schedules", prof.schedules)
                     try:
-                        recipe = build_recipe(suite, prof, block, model, op, task, iterations)
+                        recipe = build_recipe(suite, prof, block, model, op, task, iterations, schedules)
                     except ConfigError as exc:
                         raise suite_error(src, f"{where}", f"cell {cell_id}: recipe: {exc}") from None
-                    n_seeds = seeds or block.seeds.get(profile) or prof.seeds
+                    n_seeds = seeds or setting.get("seeds") or block.seeds.get(profile) or prof.seeds
                     for policy in policies:
                         if check_thresholds and (task, policy) not in checked_thresholds:
                             try:
@@ -374,7 +398,7 @@ def plan_cells(
                         "task": task_json(block.task, task),
                         "iterations": iterations,
                         "protocol_iterations": block.protocol_iterations or suite.protocol_iterations,
-                        "schedules": prof.schedules,
+                        "schedules": schedules,
                         "recipe": recipe_json(recipe),
                         "dtype": suite.dtype,
                     }
@@ -427,6 +451,10 @@ def plan_cells(
                 raise suite_error(src, f"profiles.{profile}.only[{j}]",
                                   f"matches no cell: {prof.only[j]!r}")
         cells = [c for c in cells if any(all(t.matches(c) for t in sel) for sel in selections)]
+    used = set().union(*(overrides_used.get(c.id, set()) for c in cells))
+    for j, o in enumerate(prof.overrides):
+        if j not in used:
+            raise suite_error(src, f"profiles.{profile}.overrides[{j}].only", f"matches no cell: {o.only!r}")
     if terms:
         cells = [c for c in cells if all(t.matches(c) for t in terms)]
         if not cells:

@@ -34,6 +34,12 @@ Format (all keys are checked; unknown keys are errors)::
                                      # --only syntax, see nalm.bench.plan); --only narrows further
     eval_every = 1000                # optional override
 
+    [[profiles.quick.overrides]]     # optional, per cell: the cells matching `only` (a filter in
+    only = "model=NAU,op=sub"        # the --only syntax) get these iterations / seeds / schedules
+    iterations = 20000               # instead of the block's and the profile's; in file order, a
+    schedules = "truncate"           # later match overriding an earlier one key by key; each must
+                                     # match a cell of the profile
+
     [models.NMU]                     # a model (key: letters, digits, _ . + -): a chain of nalm units
     units = ["nau", "nmu"]           # names from nalm.available_units()
     hidden = 2
@@ -136,6 +142,18 @@ class RecipeDef(_Frozen):
     batch_size: PosInt = 128
 
 
+class ProfileOverride(_Frozen):
+    """Per-cell settings of a profile: the cells matching ``only`` get the keys that are set."""
+
+    only: StrictStr
+    iterations: PosInt | None = None
+    seeds: PosInt | None = None
+    schedules: Literal["scale", "truncate"] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("iterations", "seeds", "schedules") if getattr(self, k) is not None}
+
+
 class ProfileDef(_Frozen):
     description: StrictStr = ""
     seeds: PosInt
@@ -144,6 +162,7 @@ class ProfileDef(_Frozen):
     grid: tuple[Slug, ...] | None = None
     only: tuple[StrictStr, ...] | None = None
     eval_every: PosInt | None = None
+    overrides: tuple[ProfileOverride, ...] = ()
 
 
 class ModelDef(_Frozen):
@@ -432,11 +451,18 @@ def check_references(suite: Suite) -> None:
             raise err(f"profiles.{pname}.grid", "selects no block")
         if p.only is not None and not p.only:
             raise err(f"profiles.{pname}.only", "selects no cell")
-        for j, text in enumerate(p.only or ()):
-            from .plan import parse_filter
+        from .plan import parse_filter
 
+        for j, text in enumerate(p.only or ()):
             try:
                 parse_filter(text)
             except ConfigError as exc:
                 raise err(f"profiles.{pname}.only[{j}]", str(exc).split(": ", 1)[-1]) from None
+        for j, o in enumerate(p.overrides):
+            try:
+                parse_filter(o.only)
+            except ConfigError as exc:
+                raise err(f"profiles.{pname}.overrides[{j}].only", str(exc).split(": ", 1)[-1]) from None
+            if not o.settings():
+                raise err(f"profiles.{pname}.overrides[{j}]", "sets nothing (iterations, seeds or schedules)")
 

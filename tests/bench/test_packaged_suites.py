@@ -101,13 +101,24 @@ def test_primer2022_full_is_the_papers_protocol(plans) -> None:
     assert inalu.recipe.clip_grad_value == 0.1 and inalu.recipe.hooks
 
 
-def test_primer2022_quick_scales_schedules(plans) -> None:
-    cells = plans[("primer2022", "quick")]
-    assert {c.model for c in cells} == {"NAU", "NMU", "NALU"}
-    nau = next(c for c in cells if c.id == "addsub/NAU/add/1_2")
-    ramp = nau.recipe.regularizers["sparsity"]
-    factor = nau.iterations / 50_000
-    assert (ramp.start, ramp.end) == (round(20_000 * factor), round(35_000 * factor))
+def test_primer2022_quick_truncates_nau_and_scales_the_others(plans) -> None:
+    cells = {c.id: c for c in plans[("primer2022", "quick")]}
+    assert {c.model for c in cells.values()} == {"NAU", "NMU", "NALU"}
+    assert {c.op for c in cells.values() if c.model == "NALU"} == {"mul"}
+    for c in cells.values():
+        assert c.seeds == tuple(range(10)), c.id
+        assert c.iterations == (20_000 if (c.model, c.op) == ("NAU", "sub") else 10_000), c.id
+        schedules = "truncate" if c.model == "NAU" else "scale"
+        assert c.configs["fixed_1e-5"][1]["schedules"] == schedules, c.id
+    # NAU: the protocol's penalty steps (a quick run is the start of the protocol run)
+    for op in ("add", "sub"):
+        ramp = cells[f"addsub/NAU/{op}/1.1_1.2"].recipe.regularizers["sparsity"]
+        assert (ramp.scale, ramp.start, ramp.end) == (0.01, 20_000, 35_000)
+    # NMU: scaled by 10,000 / 50,000
+    ramp = cells["mul/NMU/mul/neg0.2_neg0.1"].recipe.regularizers["sparsity"]
+    assert (ramp.scale, ramp.start, ramp.end) == (10.0, 4_000, 7_000)
+    assert not cells["all/NALU/mul/1_2"].recipe.regularizers
+    assert sum(c.work for c in cells.values()) == 4_500_000
 
 
 def test_npu2020_and_article(plans) -> None:

@@ -105,6 +105,60 @@ def test_truncated_schedules_keep_the_protocol_steps(tmp_path: Path) -> None:
     assert (ramp.start, ramp.end) == (20_000, 35_000)
 
 
+def test_profile_overrides_set_iterations_seeds_and_schedules_per_cell(tmp_path: Path) -> None:
+    text = TINY_SUITE.replace("iterations = 400\n", "iterations = 400\n" + """
+[[profiles.quick.overrides]]
+only = "model=NAU"
+schedules = "truncate"
+seeds = 5
+
+[[profiles.quick.overrides]]
+only = "model=NAU,op=sub"
+iterations = 600
+seeds = 2
+""", 1)
+    suite = parse_suite(text, "t.toml")
+    cells = {c.id: c for c in plan_cells(suite, "quick")}
+    base = {c.id: c for c in plan_cells(parse_suite(TINY_SUITE, "t.toml"), "quick")}
+    for cid, c in cells.items():
+        cfg = c.configs["fixed_1e-5"][1]
+        ramp = c.recipe.regularizers.get("sparsity")
+        if c.model == "NAU":
+            # later overrides win key by key: sub gets 600 iterations and 2 seeds, both truncated
+            sub = c.op == "sub"
+            assert (c.iterations, len(c.seeds)) == ((600, 2) if sub else (400, 5)), cid
+            assert c.recipe.iterations == c.iterations
+            assert (ramp.start, ramp.end) == (20_000, 35_000) and cfg["schedules"] == "truncate"
+        else:
+            # untouched cells keep the profile's settings and their run identity
+            assert (c.iterations, len(c.seeds), cfg["schedules"]) == (400, 3, "scale")
+            assert config_hash(cfg) == config_hash(base[cid].configs["fixed_1e-5"][1])
+    # --seeds still overrides everything; the other profile is untouched
+    assert {len(c.seeds) for c in plan_cells(suite, "quick", seeds=4)} == {4}
+    assert {c.iterations for c in plan_cells(suite, "full")} == {600}
+    assert {c.configs["fixed_1e-5"][1]["schedules"] for c in plan_cells(suite, "full")} == {"scale"}
+
+
+def test_profile_override_takes_precedence_over_block_iterations(tmp_path: Path) -> None:
+    text = TINY_SUITE.replace('ranges = ["1_2", "0.1_0.2"]\n', 'ranges = ["1_2", "0.1_0.2"]\n'
+                              'iterations = { quick = 500 }\nseeds = { quick = 4 }\n', 1)
+    text += '\n[[profiles.quick.overrides]]\nonly = "range=1_2"\niterations = 700\n'
+    cells = plan_cells(parse_suite(text, "t.toml"), "quick")
+    assert {(c.range, c.iterations, len(c.seeds)) for c in cells} == {("1_2", 700, 4), ("0.1_0.2", 500, 4)}
+
+
+def test_profile_override_matching_no_cell_of_the_profile_is_an_error() -> None:
+    text = TINY_SUITE.replace("iterations = 400\n", 'iterations = 400\nonly = ["model=NAU"]\n', 1)
+    text += '\n[[profiles.quick.overrides]]\nonly = "model=NALU"\nseeds = 2\n'
+    suite = parse_suite(text, "t.toml")
+    with pytest.raises(ConfigError, match=r"t.toml: profiles.quick.overrides\[0\].only: matches no cell"):
+        plan_cells(suite, "quick")
+    # the check is on the profile's cells, before --only narrows them: running other cells is fine
+    text = text.replace('only = "model=NALU"', 'only = "model=NAU,op=add"')
+    cells = plan_cells(parse_suite(text, "t.toml"), "quick", only="op=sub")
+    assert [(c.model, c.op, len(c.seeds)) for c in cells] == [("NAU", "sub", 3)] * 2
+
+
 def test_secondary_policy_is_the_same_runs_rescored(tiny_db) -> None:
     _, db = tiny_db
     with ResultsStore(db, readonly=True) as store:
