@@ -19,8 +19,6 @@ The trainer knows units only through their contract (``regularizers``, ``project
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -265,16 +263,16 @@ def train(
     device: Any = None,
     dtype: torch.dtype = torch.float32,
     progress: Callable[[int], None] | None = None,
-    prefetch: bool = False,
     compile: bool | str = False,
 ) -> TrainOutput:
     """Train one run per seed, all at once, and score every run against ``threshold``.
 
     ``progress(n)`` is called with the number of updates done since its last call.
 
-    ``prefetch`` draws the next batch on a second thread while a step computes. Off by default:
-    on a 2-core CPU the data kernel's threads and torch's compete for the same cores and the step
-    got slower (``benchmarks/bench_trainer.py``); it may pay off with more cores than threads.
+    Batches are drawn in the loop, not ahead: on the 2-core CPU this was measured on, drawing ahead
+    on a thread made each update slower (every torch op releases and re-takes the GIL and waits
+    for the drawing thread), and in a separate process both slowed down by as much as overlap
+    gained (they share the memory system).
 
     ``compile`` runs the forward pass, loss and regularizers (and so their backward) through
     ``torch.compile``: per-step overhead falls, at a one-off compile cost of seconds to tens of
@@ -293,36 +291,26 @@ def train(
     def batch(step: int) -> tuple[Tensor, Tensor]:
         return task.train_batch(state.seeds, step, recipe.batch_size, device=state.device, dtype=dtype)
 
-    # Data are a pure function of (seed, step), so drawing ahead on another thread (the kernels
-    # release the GIL) cannot change them.
-    prefetch = prefetch and recipe.iterations > 1
-    with ThreadPoolExecutor(max_workers=1) if prefetch else nullcontext() as pool:
-        pending = pool.submit(batch, 0) if pool is not None else None
-        for step in range(recipe.iterations + 1):
-            if step % recipe.eval_every == 0 or step == recipe.iterations:
-                values = state.evaluate(step)
-                if recipe.early_stop_after is not None:
-                    solved = values[1] < threshold
-                    consecutive_solved = torch.where(solved, consecutive_solved + 1, 0)
-                    newly_stopped = (consecutive_solved >= recipe.early_stop_after) & ~state.stopped
-                    if bool(newly_stopped.any()):
-                        state.stopped |= newly_stopped
-                        state.stopped_at[newly_stopped.cpu()] = step
-                        state.any_frozen = True
-                if progress is not None and step > last_reported:
-                    progress(step - last_reported)
-                    last_reported = step
-            if step == recipe.iterations:
-                break
-            if state.any_frozen and not bool((state.alive & ~state.stopped).any()):
-                break
-            if pending is not None:
-                x, y = pending.result()
-                if step + 1 < recipe.iterations:
-                    pending = pool.submit(batch, step + 1)
-            else:
-                x, y = batch(step)
-            state.step(step, x, y, train_loss)
+    for step in range(recipe.iterations + 1):
+        if step % recipe.eval_every == 0 or step == recipe.iterations:
+            values = state.evaluate(step)
+            if recipe.early_stop_after is not None:
+                solved = values[1] < threshold
+                consecutive_solved = torch.where(solved, consecutive_solved + 1, 0)
+                newly_stopped = (consecutive_solved >= recipe.early_stop_after) & ~state.stopped
+                if bool(newly_stopped.any()):
+                    state.stopped |= newly_stopped
+                    state.stopped_at[newly_stopped.cpu()] = step
+                    state.any_frozen = True
+            if progress is not None and step > last_reported:
+                progress(step - last_reported)
+                last_reported = step
+        if step == recipe.iterations:
+            break
+        if state.any_frozen and not bool((state.alive & ~state.stopped).any()):
+            break
+        x, y = batch(step)
+        state.step(step, x, y, train_loss)
     if progress is not None and recipe.iterations > last_reported:
         progress(recipe.iterations - last_reported)
     wall = time.perf_counter() - start_time
