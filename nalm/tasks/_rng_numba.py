@@ -24,6 +24,8 @@ _S31 = np.uint64(31)
 _S39 = np.uint64(39)
 _S40 = np.uint64(40)
 _ONE = np.uint64(1)
+_TWO = np.uint64(2)
+_THREE = np.uint64(3)
 _M24 = np.uint64(0xFFFFFF)
 _F24 = np.float32(2.0**-24)
 _D53 = 2.0**-53
@@ -51,11 +53,14 @@ def _subset_sums(row, s, b, sub_start, sub_end, out_sums):  # pragma: no cover -
         a2 = 0.0
         a3 = 0.0
         full = m - (m % 4)
-        for j in range(0, full, 4):
-            a0 += np.float64(row[lo + j])
-            a1 += np.float64(row[lo + j + 1])
-            a2 += np.float64(row[lo + j + 2])
-            a3 += np.float64(row[lo + j + 3])
+        # Unsigned indices: numba then emits no negative-index wrap-around test per load.
+        ulo = np.uint64(lo)
+        for q in range(np.uint64(0), np.uint64(full), np.uint64(4)):
+            i = ulo + q
+            a0 += np.float64(row[i])
+            a1 += np.float64(row[i + _ONE])
+            a2 += np.float64(row[i + _TWO])
+            a3 += np.float64(row[i + _THREE])
         rem = m - full
         if rem > 0:
             a0 += np.float64(row[lo + full])
@@ -78,6 +83,7 @@ def fill_f32(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
     S = bases.shape[0]
     H = (n + 1) // 2
     L = n // 2
+    uL = np.uint64(L)  # unsigned loop indices: no wrap-around test per store
     two_union = lo.shape[0] == 2
     lo0 = lo[0]
     w0 = width[0]
@@ -87,8 +93,8 @@ def fill_f32(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
         base = bases[s] + (np.uint64(b) * np.uint64(H)) * _G
         row = out_x[s, b]
         if two_union:
-            for p in range(L):
-                z = _mix(base + np.uint64(p + 1) * _G)
+            for p in range(uL):
+                z = _mix(base + (p + _ONE) * _G)
                 c = np.int64((z >> _S39) & _ONE)
                 t = np.float32(np.int32(z >> _S40)) * _F24
                 t = t * width[c]
@@ -96,7 +102,7 @@ def fill_f32(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
                 c = np.int64((z >> _S7) & _ONE)
                 t = np.float32(np.int32((z >> _S8) & _M24)) * _F24
                 t = t * width[c]
-                row[p + L] = t + lo[c]
+                row[p + uL] = t + lo[c]
             if H > L:
                 z = _mix(base + np.uint64(H) * _G)
                 c = np.int64((z >> _S39) & _ONE)
@@ -104,14 +110,14 @@ def fill_f32(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
                 t = t * width[c]
                 row[n - 1] = t + lo[c]
         else:
-            for p in range(L):
-                z = _mix(base + np.uint64(p + 1) * _G)
+            for p in range(uL):
+                z = _mix(base + (p + _ONE) * _G)
                 t = np.float32(np.int32(z >> _S40)) * _F24
                 t = t * w0
                 row[p] = t + lo0
                 t = np.float32(np.int32((z >> _S8) & _M24)) * _F24
                 t = t * w0
-                row[p + L] = t + lo0
+                row[p + uL] = t + lo0
             if H > L:
                 z = _mix(base + np.uint64(H) * _G)
                 t = np.float32(np.int32(z >> _S40)) * _F24
