@@ -49,6 +49,7 @@ def train_and_score(
     device: Any = "cpu",
     dtype: Any = "float32",
     progress: Callable[[int], None] | None = None,
+    compile: bool = False,
 ) -> tuple[Any, Any]:
     """Train ``seeds`` of one cell at once; returns ``(TrainOutput, ThresholdEstimate | None)``.
 
@@ -66,7 +67,7 @@ def train_and_score(
         threshold = estimate.value
     torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     out = train(spec, task, list(seeds), recipe, threshold=threshold, device=device,
-                dtype=torch_dtype, progress=progress)
+                dtype=torch_dtype, progress=progress, compile=compile)
     return out, estimate
 
 

@@ -48,6 +48,18 @@ def test_two_layer_cell_runs() -> None:
     assert summary["model"] == "nau(10→2) → nmu(2→1)" and len(summary["runs"]) == 3
 
 
+def test_compile_flag_trains_the_same_cell() -> None:
+    args = ("--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6",
+            "--seeds", "2", "--iterations", "8000", "--json")
+    eager, compiled = run_cli(*args), run_cli(*args, "--compile")
+    assert eager.returncode == 0 and compiled.returncode == 0, compiled.stderr
+    a, b = json.loads(eager.stdout), json.loads(compiled.stdout)
+    assert a["success_rate"] == b["success_rate"] == 1.0
+    for x, y in zip(a["runs"], b["runs"]):
+        assert y["solved_at"] == x["solved_at"]
+        assert y["interpolation_mse"] == pytest.approx(x["interpolation_mse"], rel=1e-2, abs=1e-9)
+
+
 @pytest.mark.parametrize(
     "args,needle",
     [
