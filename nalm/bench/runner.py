@@ -49,7 +49,7 @@ def train_and_score(
     device: Any = "cpu",
     dtype: Any = "float32",
     progress: Callable[[int], None] | None = None,
-    compile: bool = False,
+    compile: bool | str = False,
 ) -> tuple[Any, Any]:
     """Train ``seeds`` of one cell at once; returns ``(TrainOutput, ThresholdEstimate | None)``.
 
@@ -196,8 +196,14 @@ def run_cells(
     device: str = "cpu",
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
+    compile: bool | str = False,
 ) -> BenchResult:
-    """Train every cell's missing seeds and store them; see the module docstring."""
+    """Train every cell's missing seeds and store them; see the module docstring.
+
+    ``device`` and ``compile`` (``train(..., compile=True)``) change how runs execute, not what
+    they compute (results agree to rounding), so neither is part of a run's identity: a run stored
+    by one setting is skipped under the other.
+    """
     from tqdm import tqdm
 
     from nalm.metrics import threshold_estimate
@@ -230,7 +236,7 @@ def run_cells(
                     continue
                 bar.set_postfix_str(cell.id, refresh=True)
                 target = bar.n + len(missing) * cell.iterations
-                outcome = _run_cell(store, cell, missing, device, bar, threshold)
+                outcome = _run_cell(store, cell, missing, device, bar, threshold, compile)
                 if bar.n < target:
                     bar.update(target - bar.n)
                 outcomes.append(outcome)
@@ -240,7 +246,7 @@ def run_cells(
 
 def _run_cell(
     store: Any, cell: Cell, missing: tuple[int, ...], device: str, bar: Any,
-    threshold: Callable[[Any, str], float],
+    threshold: Callable[[Any, str], float], compile: bool | str = False,
 ) -> CellOutcome:
     primary = cell.policies[0]
     t0 = time.perf_counter()
@@ -251,7 +257,7 @@ def _run_cell(
         out, _ = train_and_score(
             cell.spec, cell.task, missing, cell.recipe, threshold=thresholds[primary],
             device=device, dtype=cell.dtype,
-            progress=lambda n: bar.update(n * len(missing)),
+            progress=lambda n: bar.update(n * len(missing)), compile=compile,
         )
         runs = {primary: out.runs}
         for p in cell.policies[1:]:

@@ -35,6 +35,9 @@ def _fmt_duration(seconds: float) -> str:
               help="Score runs under this policy instead of the suite's (e.g. simulated_eps_1e-4).")
 @click.option("--list", "list_only", is_flag=True,
               help="Print the cells and the work they need; train and write nothing.")
+@click.option("--compile", "compile_step", is_flag=True,
+              help="Compile each cell's training step with torch.compile (one-off compile per cell; "
+              "pays for long cells, e.g. full profiles on a GPU). Not part of a run's identity.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar with ETA over the whole suite (stderr).")
 def bench(
@@ -46,6 +49,7 @@ def bench(
     db: Path,
     threshold_policy: str | None,
     list_only: bool,
+    compile_step: bool,
     progress: bool,
 ) -> None:
     """Run SUITE — a packaged suite (article, madsen2020, primer2022, npu2020) or a suite TOML
@@ -85,7 +89,7 @@ def bench(
         return
 
     db = check_db_path(db)
-    result = run_cells(cells, db, device=device, progress=progress)
+    result = run_cells(cells, db, device=device, progress=progress, compile=compile_step)
 
     rate = result.seed_iterations_per_second
     click.echo("")

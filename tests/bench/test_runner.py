@@ -63,6 +63,24 @@ def test_rerun_skips_everything_and_adds_nothing(tiny_db, tmp_path: Path) -> Non
     assert stored_rows(copy) == before
 
 
+def test_compiled_cell_matches_and_shares_the_run_identity(tiny_db, tmp_path: Path) -> None:
+    """``compile`` changes how a cell runs, not what it is: stored under the same config hash
+    (a rerun skips it) and equal to the eager results up to rounding."""
+    suite, db = tiny_db
+    cell = "m/NAU/add/0.1_0.2"
+    cells = plan_cells(load_suite(str(suite)), "quick", only=cell)
+    compiled_db = tmp_path / "compiled.db"
+    run_cells(cells, compiled_db, progress=False, echo=lambda _: None, compile="aot_eager")
+    eager, compiled = stored_rows(db), stored_rows(compiled_db)
+    assert compiled.keys() <= eager.keys() and len(compiled) == 3 * 2
+    again = run_cells(cells, db, progress=False, echo=lambda _: None, compile="aot_eager")
+    assert again.count("skipped") == 1
+    for key, row in compiled.items():
+        status, solved, solved_at, _, _, extrapolation_mse = row[:6]
+        assert (status, solved, solved_at) == eager[key][:3]
+        assert extrapolation_mse == pytest.approx(eager[key][5], rel=1e-3, abs=1e-12)
+
+
 def test_more_seeds_trains_only_the_new_ones(tiny_db, tmp_path: Path) -> None:
     suite, db = tiny_db
     copy = tmp_path / "copy.db"
