@@ -12,10 +12,10 @@ steps on the 10,000-row interpolation and extrapolation sets.
     projection calls, torch.optim.Adam. Its rate is measured as the difference of two run
     lengths so set-up is excluded, as the reference figure in shared/reference was.
 (b) nalm's trainer at several S, each run with its own data stream.
-    Eager rows include set-up (building S models, evaluation sets): a conservative rate.
-(c) with ``--compile``: the trainer with ``compile=True``, its rate measured like (a) — the
-    difference of two run lengths — so the one-off compilation is excluded (it is reported by the
-    first, untimed call).
+    Its "steady" rate is measured like (a), as the difference of two run lengths, so set-up
+    (building S models, evaluation sets) is excluded; the "wall" rate of one call includes it.
+(c) with ``--compile``: the trainer with ``compile=True``, steady rate (compilation excluded; it
+    happens in a first, untimed call).
 Everything runs in this one process, alternating, so machine noise hits all alike; the printed
 ratios are the result, not the absolute numbers. With ``--repeats R`` every measurement is taken R
 times in turn and the medians are printed.
@@ -135,23 +135,27 @@ def main() -> None:
         base_rates.append(base)
         for runs, compiled in variants:
             iterations = args.iterations if runs <= 100 or args.device != "cpu" else max(500, args.iterations // 3)
-            if compiled:
-                rate, wall = steady_rate(runs, iterations, args.device, compile=True), float("nan")
-            else:
+            steady = steady_rate(runs, iterations, args.device, compile=compiled)
+            rate = wall = float("nan")
+            if not compiled:
                 rate, wall = nalm_rate(runs, iterations, args.device)
-            rates[(runs, compiled)].append((rate, wall, rate / base))
+            rates[(runs, compiled)].append((steady, steady / base, rate, rate / base, wall))
     base = statistics.median(base_rates)
     print(f"(a) reference style, 1 run/process, CPU: {base:10.0f} iterations/s"
           + (f"  (median of {args.repeats}: {', '.join(f'{b:.0f}' for b in base_rates)})" if args.repeats > 1 else ""))
+    print("(b) nalm trainer, seed-iterations/s and ratio to (a); 'steady' excludes set-up (and compiling)")
+    print("    as (a) does; 'wall' is one train() call of --iterations, set-up included (eager only)")
     for (runs, compiled), values in rates.items():
-        rate = statistics.median(v[0] for v in values)
-        ratio = statistics.median(v[2] for v in values)
-        label = "compiled, set-up excluded" if compiled else f"eager, wall {statistics.median(v[1] for v in values):6.1f} s"
-        spread = f"  ratios {', '.join(f'{v[2]:.1f}' for v in values)}" if args.repeats > 1 else ""
-        print(
-            f"(b) nalm trainer S={runs:5d} on {args.device} ({label}): {rate:12.0f} seed-iterations/s  "
-            f"ratio to (a): {ratio:7.1f}x{spread}"
-        )
+        steady = statistics.median(v[0] for v in values)
+        ratio = statistics.median(v[1] for v in values)
+        spread = f" (ratios {', '.join(f'{v[1]:.1f}' for v in values)})" if args.repeats > 1 else ""
+        line = (f"    S={runs:5d} {args.device} {'compiled' if compiled else 'eager   '}: steady "
+                f"{steady:10.0f} = {ratio:6.1f}x{spread}")
+        if not compiled:
+            wall_rate = statistics.median(v[2] for v in values)
+            line += (f"; wall {wall_rate:10.0f} = {statistics.median(v[3] for v in values):6.1f}x "
+                     f"({statistics.median(v[4] for v in values):.1f} s)")
+        print(line)
     if args.profile:
         import cProfile
         import pstats
