@@ -176,7 +176,8 @@ class _BatchedTraining:
 
     # -- one update -----------------------------------------------------------------------------
     def _scales(self, step: int) -> dict[str, float | Tensor]:
-        """The scale of every regularizer the recipe names and some layer provides, at ``step``."""
+        """The scale at ``step`` of every regularizer the recipe schedules (none when no layer has
+        regularizers); terms no layer provides are ignored by :meth:`_loss`."""
         if not self.recipe.regularizers or not self.regularized:
             return {}
         return {name: schedule(step, self.schedule_state) for name, schedule in self.recipe.regularizers.items()}
