@@ -19,6 +19,7 @@ The trainer knows units only through their contract (``regularizers``, ``project
 from __future__ import annotations
 
 import time
+import types
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -124,7 +125,7 @@ class _BatchedTraining:
         self.compiled = bool(compile)
         if compile:
             backend = compile if isinstance(compile, str) else "inductor"
-            self.loss_function = torch.compile(self._loss, backend=backend, dynamic=False)
+            self.loss_function = torch.compile(_own_code(self._loss), backend=backend, dynamic=False)
         else:
             self.loss_function = self._loss
 
@@ -252,6 +253,20 @@ class _BatchedTraining:
         coef = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)  # as clip_grad_norm_
         for p in self.params:
             p.grad.mul_(coef.view(-1, *([1] * (p.dim() - 1))))
+
+
+def _own_code(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` re-bound to a copy of its function with a code object of its own.
+
+    torch.compile keeps its graphs per code object, and gives up after a few (dynamo's recompile
+    limit, 8): the ninth train() call with new shapes in one process would silently run eagerly.
+    A code object per training keeps each call's single graph to itself, freed with it.
+    """
+    func = method.__func__  # type: ignore[attr-defined]
+    clone = types.FunctionType(
+        func.__code__.replace(), func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    return types.MethodType(clone, method.__self__)  # type: ignore[attr-defined]
 
 
 def train(

@@ -213,3 +213,16 @@ def test_compiled_training_isolates_a_diverged_run() -> None:
         if seed != bad:
             for name, value in _params(clean.model).items():
                 assert torch.equal(poisoned.model.get_parameter(name)[index], value[index]), name
+
+
+def test_every_compiled_training_gets_its_own_graph_past_the_recompile_limit() -> None:
+    """dynamo keeps graphs per code object and stops compiling after its recompile limit (8); a
+    process that trains many differently-shaped cells (``nalm bench --compile``) must not fall
+    back to eager mode silently after the eighth."""
+    recipe = TrainRecipe(**{**SHORT_RAMP.__dict__, "iterations": 2})
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    for runs in range(1, 11):
+        before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+        train(SPEC, SeededTask(), list(range(runs)), recipe, threshold=1e-6, compile="aot_eager")
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == before + 1, runs
