@@ -217,18 +217,25 @@ class _BatchedTraining:
             train_loss.append(mse.detach())  # stacked once at the end: no per-step copy
         for p in self.params:
             p.grad = None
-        loss.sum().backward()
+        total = loss.sum()
+        total.backward()
 
         grads = [p.grad for p in self.params]
-        # One finiteness check per run over its loss and every gradient entry.
-        checked = torch.isfinite(torch.cat([loss.detach()[:, None]] + [g.flatten(1) for g in grads], 1))
+        # One scalar decides the common case: a sum is finite only if every term is. (A false alarm
+        # from overflow of finite terms just takes the exact per-run check below.) Cheaper than a
+        # per-run isfinite over every gradient entry, which cost ~0.1 ms a step at 100 runs.
+        finite: Tensor | None = None
+        if not bool(torch.isfinite(sum((g.sum() for g in grads), total.detach()))):
+            # Per run, over its loss and every gradient entry, before any clipping.
+            finite = torch.isfinite(
+                torch.cat([loss.detach()[:, None]] + [g.flatten(1) for g in grads], 1)
+            ).all(dim=1)
         if recipe.clip_grad_value is not None:
             torch._foreach_clamp_min_(grads, -recipe.clip_grad_value)
             torch._foreach_clamp_max_(grads, recipe.clip_grad_value)
         if recipe.clip_grad_norm is not None:
             self._clip_norm_per_run(recipe.clip_grad_norm)
-        if not bool(checked.all()):  # the per-run reduction only when something is non-finite
-            finite = checked.all(dim=1)
+        if finite is not None:
             newly_diverged = self.alive & ~finite
             if bool(newly_diverged.any()):
                 self.diverged_at[newly_diverged.cpu()] = step

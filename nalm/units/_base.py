@@ -106,3 +106,9 @@ def linear(x: Tensor, W: Tensor) -> Tensor:
     # (W xᵀ)ᵀ rather than x Wᵀ: with few outputs, BLAS is ~3x faster (forward and the weight
     # gradient) when the long dimension B is the product's last one.
     return (W @ x.mT).mT
+
+
+def is_compiling() -> bool:
+    """Whether the caller is being traced by ``torch.compile`` (units pick fusable formulations)."""
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, mean_over_last
+from ._base import ArithmeticUnit, factory_kwargs, is_compiling, mean_over_last
 from ._options import check_choice
 
 OOBMode = Literal["clip", "regualized"]
@@ -25,7 +25,18 @@ def nmu_product(x: Tensor, W: Tensor) -> Tensor:
     A direct product over a ``[.., B, O, I]`` tensor, not exp(Σ log): factors may be zero or negative.
     """
     Wb = W.unsqueeze(-3)
-    return (x.unsqueeze(-2) * Wb + (1 - Wb)).prod(dim=-1)
+    factors = x.unsqueeze(-2) * Wb + (1 - Wb)
+    if is_compiling() and factors.shape[-1] <= _UNROLL_UNDER_COMPILE:
+        # Traced for torch.compile, prod's backward is the zero-safe one (two cumprods outside
+        # the fused kernels); a product of slices differentiates into fusable multiplications.
+        out = factors[..., 0]
+        for i in range(1, factors.shape[-1]):
+            out = out * factors[..., i]
+        return out
+    return factors.prod(dim=-1)
+
+
+_UNROLL_UNDER_COMPILE = 8
 
 
 def nmu_sparsity(W: Tensor) -> Tensor:

@@ -71,3 +71,41 @@ def test_nmu_learns_multiplication_with_negative_inputs():
     torch.testing.assert_close(unit.W.detach(), torch.ones(1, 2), atol=1e-4, rtol=0)
     x = 12 * torch.rand(1000, 2, generator=torch.Generator().manual_seed(1)) - 6
     assert extrapolation_mse(unit, x, target(x)) < 1e-8
+
+
+@pytest.mark.parametrize("inputs", [2, 5, 12])
+def test_product_traced_for_compile_matches_eager_with_zero_factors(inputs):
+    # Under torch.compile small products are unrolled into multiplications (their backward fuses);
+    # values and gradients must equal prod's, also where a factor is exactly zero (x = 0, W = 1),
+    # which is where prod's backward takes its zero-safe path.
+    from nalm.units.nmu import nmu_product
+
+    gen = torch.Generator().manual_seed(inputs)
+    W = torch.rand(3, 2, inputs, generator=gen, dtype=torch.float64)
+    W[0, 0, 0] = 1.0
+    x = torch.randn(3, 4, inputs, generator=gen, dtype=torch.float64) * 2
+    x[0, 1, 0] = 0.0
+    x[1, 2, :2] = 0.0  # two zero factors in one product where W = 1
+    W[1, :, :2] = 1.0
+
+    def loss(fn, W, x):
+        W = W.clone().requires_grad_()
+        x = x.clone().requires_grad_()
+        out = fn(x, W)
+        (out * torch.arange(1.0, out.numel() + 1, dtype=out.dtype).view_as(out)).sum().backward()
+        return out.detach(), W.grad, x.grad
+
+    torch._dynamo.reset()
+    compiled = torch.compile(nmu_product, backend="aot_eager", fullgraph=True)
+    for got, want in zip(loss(compiled, W, x), loss(nmu_product, W, x)):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(str(gm.graph))
+        return gm.forward
+
+    torch._dynamo.reset()
+    torch.compile(nmu_product, backend=record, fullgraph=True)(x, W)
+    assert ("prod" in graphs[0]) == (inputs > 8)
+    torch._dynamo.reset()
