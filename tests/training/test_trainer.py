@@ -226,3 +226,24 @@ def test_every_compiled_training_gets_its_own_graph_past_the_recompile_limit() -
         before = torch._dynamo.utils.counters["stats"]["unique_graphs"]
         train(SPEC, SeededTask(), list(range(runs)), recipe, threshold=1e-6, compile="aot_eager")
         assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == before + 1, runs
+
+
+class HugeTargetTask(SeededTask):
+    """Targets near 3e18: every run's float32 loss (~1e37) is finite, their sum over 64 runs is not."""
+
+    def _target(self, x: torch.Tensor) -> torch.Tensor:
+        return super()._target(x) + 3e18
+
+
+def test_overflowing_sum_of_finite_losses_marks_no_run_diverged() -> None:
+    # The step first tests one scalar (losses + gradient sums) and only checks run by run when that
+    # is non-finite; an overflow of finite terms must fall through to the exact per-run check.
+    recipe = TrainRecipe(**{**RECIPE.__dict__, "iterations": 5, "eval_every": 5})
+    task, seeds = HugeTargetTask(), list(range(64))
+    x, y = task.train_batch(seeds, 0, 16)
+    per_run = train(SPEC, task, seeds[:1], recipe, threshold=1.0, dtype=torch.float32)
+    assert per_run.runs[0].status == "ok"
+    out = train(SPEC, task, seeds, recipe, threshold=1.0, dtype=torch.float32)
+    assert float(y.square().mean(dim=(1, 2)).sum()) == math.inf  # the scalar test does raise the alarm
+    assert [r.status for r in out.runs] == ["ok"] * 64
+    assert all(r.iterations == 5 for r in out.runs)
