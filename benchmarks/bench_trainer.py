@@ -16,9 +16,11 @@ steps on the 10,000-row interpolation and extrapolation sets.
     (building S models, evaluation sets) is excluded; the "wall" rate of one call includes it.
 (c) with ``--compile``: the trainer with ``compile=True``, steady rate (compilation excluded; it
     happens in a first, untimed call).
-Everything runs in this one process, alternating, so machine noise hits all alike; the printed
-ratios are the result, not the absolute numbers. With ``--repeats R`` every measurement is taken R
-times in turn and the medians are printed.
+Everything runs in this one process. The reference loop is measured again between every two
+trainer measurements, and each trainer rate is divided by the mean of the two loop rates taken just
+before and just after it: on a shared VM whose speed drifts by 2x within minutes, a ratio to a loop
+measured a minute earlier mostly measures the drift. The printed ratios are the result, not the
+absolute numbers. With ``--repeats R`` the whole sequence runs R times and medians are printed.
 """
 
 from __future__ import annotations
@@ -130,21 +132,27 @@ def main() -> None:
             nalm_rate(runs, 20, args.device, compile=True)
     base_rates: list[float] = []
     rates: dict[tuple[int, bool], list[tuple[float, float, float]]] = {v: [] for v in variants}
+    reference_iterations = args.reference_iterations or args.iterations
     for _ in range(args.repeats):
-        base = reference_rate(args.reference_iterations or args.iterations)
-        base_rates.append(base)
+        before = reference_rate(reference_iterations)
+        base_rates.append(before)
         for runs, compiled in variants:
             iterations = args.iterations if runs <= 100 or args.device != "cpu" else max(500, args.iterations // 3)
             steady = steady_rate(runs, iterations, args.device, compile=compiled)
             rate = wall = float("nan")
             if not compiled:
                 rate, wall = nalm_rate(runs, iterations, args.device)
+            after = reference_rate(reference_iterations)
+            base_rates.append(after)
+            base = (before + after) / 2  # the loop's rate around this measurement
             rates[(runs, compiled)].append((steady, steady / base, rate, rate / base, wall))
+            before = after
     base = statistics.median(base_rates)
-    print(f"(a) reference style, 1 run/process, CPU: {base:10.0f} iterations/s"
-          + (f"  (median of {args.repeats}: {', '.join(f'{b:.0f}' for b in base_rates)})" if args.repeats > 1 else ""))
-    print("(b) nalm trainer, seed-iterations/s and ratio to (a); 'steady' excludes set-up (and compiling)")
-    print("    as (a) does; 'wall' is one train() call of --iterations, set-up included (eager only)")
+    print(f"(a) reference style, 1 run/process, CPU: median {base:10.0f} iterations/s over "
+          f"{len(base_rates)} measurements ({min(base_rates):.0f}-{max(base_rates):.0f})")
+    print("(b) nalm trainer, seed-iterations/s and ratio to (a) measured around it; 'steady' excludes")
+    print("    set-up (and compiling) as (a) does; 'wall' is one train() call of --iterations, set-up")
+    print("    included (eager only)")
     for (runs, compiled), values in rates.items():
         steady = statistics.median(v[0] for v in values)
         ratio = statistics.median(v[1] for v in values)
