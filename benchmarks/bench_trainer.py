@@ -127,9 +127,10 @@ def main() -> None:
     nalm_rate(2, 50, args.device)  # warm up numba compilation / CUDA context
     sizes = [int(s) for s in args.sizes.split(",")]
     variants = [(runs, False) for runs in sizes] + ([(runs, True) for runs in sizes] if args.compile else [])
+    compile_seconds: dict[int, float] = {}
     if args.compile:
         for runs in sizes:  # compile once outside the timings (the FX graph cache keeps it)
-            nalm_rate(runs, 20, args.device, compile=True)
+            compile_seconds[runs] = nalm_rate(runs, 20, args.device, compile=True)[1]
     base_rates: list[float] = []
     rates: dict[tuple[int, bool], list[tuple[float, float, float]]] = {v: [] for v in variants}
     reference_iterations = args.reference_iterations or args.iterations
@@ -163,6 +164,8 @@ def main() -> None:
             wall_rate = statistics.median(v[2] for v in values)
             line += (f"; wall {wall_rate:10.0f} = {statistics.median(v[3] for v in values):6.1f}x "
                      f"({statistics.median(v[4] for v in values):.1f} s)")
+        if compiled:
+            line += f"; first call (compiling, 20 steps) {compile_seconds[runs]:.1f} s"
         print(line)
     if args.profile:
         import cProfile
