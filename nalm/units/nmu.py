@@ -19,6 +19,10 @@ OOBMode = Literal["clip", "regualized"]
 NMUInit = Literal["madsen", "paper"]
 
 
+# Products over at most this many inputs are unrolled when traced by torch.compile (see nmu_product).
+_UNROLL_UNDER_COMPILE = 8
+
+
 def nmu_product(x: Tensor, W: Tensor) -> Tensor:
     """``y[.., b, o] = Π_i (W[o,i]·x[b,i] + 1 − W[o,i])`` for x ``[.., B, I]`` and W ``[.., O, I]``.
 
@@ -34,9 +38,6 @@ def nmu_product(x: Tensor, W: Tensor) -> Tensor:
             out = out * factors[..., i]
         return out
     return factors.prod(dim=-1)
-
-
-_UNROLL_UNDER_COMPILE = 8
 
 
 def nmu_sparsity(W: Tensor) -> Tensor:
