@@ -4,6 +4,9 @@ The integer arithmetic is the one documented in ``counter_rng``. Every integer o
 in uint64 so numba never promotes to float; float steps are a separate multiply and add (numba does
 not contract them into a fused multiply-add without fastmath), so the results equal the torch
 implementation bit for bit. The one-range float32 loop is branch-free and vectorises (AVX2).
+Counters advance by adding the increment (``base + (i + 1)·G`` as a running sum): the same values,
+but one 64-bit multiply fewer per hash, which AVX2 emulates with three 32-bit ones (~18% of the
+float32 fill).
 """
 
 from __future__ import annotations
@@ -93,8 +96,10 @@ def fill_f32(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
         base = bases[s] + (np.uint64(b) * np.uint64(H)) * _G
         row = out_x[s, b]
         if two_union:
+            counter = base
             for p in range(uL):
-                z = _mix(base + (p + _ONE) * _G)
+                counter += _G
+                z = _mix(counter)
                 c = np.int64((z >> _S39) & _ONE)
                 t = np.float32(np.int32(z >> _S40)) * _F24
                 t = t * width[c]
@@ -104,14 +109,16 @@ def fill_f32(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
                 t = t * width[c]
                 row[p + uL] = t + lo[c]
             if H > L:
-                z = _mix(base + np.uint64(H) * _G)
+                z = _mix(counter + _G)
                 c = np.int64((z >> _S39) & _ONE)
                 t = np.float32(np.int32(z >> _S40)) * _F24
                 t = t * width[c]
                 row[n - 1] = t + lo[c]
         else:
+            counter = base
             for p in range(uL):
-                z = _mix(base + (p + _ONE) * _G)
+                counter += _G
+                z = _mix(counter)
                 t = np.float32(np.int32(z >> _S40)) * _F24
                 t = t * w0
                 row[p] = t + lo0
@@ -119,7 +126,7 @@ def fill_f32(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
                 t = t * w0
                 row[p + uL] = t + lo0
             if H > L:
-                z = _mix(base + np.uint64(H) * _G)
+                z = _mix(counter + _G)
                 t = np.float32(np.int32(z >> _S40)) * _F24
                 t = t * w0
                 row[n - 1] = t + lo0
@@ -136,8 +143,10 @@ def fill_f64(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  #
         b = r - s * rows
         base = bases[s] + (np.uint64(b) * np.uint64(n)) * _G
         row = out_x[s, b]
+        counter = base
         for i in range(n):
-            z = _mix(base + np.uint64(i + 1) * _G)
+            counter += _G
+            z = _mix(counter)
             c = np.int64(z & _ONE) if two_union else 0
             t = np.float64(np.int64(z >> _S11)) * _D53
             t = t * width[c]
