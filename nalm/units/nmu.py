@@ -19,8 +19,9 @@ OOBMode = Literal["clip", "regualized"]
 NMUInit = Literal["madsen", "paper"]
 
 
-# Products over at most this many inputs are unrolled when traced by torch.compile (see nmu_product).
+# Products over at most this many inputs are written as multiplications (see nmu_product).
 _UNROLL_UNDER_COMPILE = 8
+_UNROLL_EAGER = 2
 
 
 def nmu_product(x: Tensor, W: Tensor) -> Tensor:
@@ -30,12 +31,16 @@ def nmu_product(x: Tensor, W: Tensor) -> Tensor:
     """
     Wb = W.unsqueeze(-3)
     factors = x.unsqueeze(-2) * Wb + (1 - Wb)
-    if is_compiling() and factors.shape[-1] <= _UNROLL_UNDER_COMPILE:
-        # Traced for torch.compile, prod's backward is the zero-safe one (two cumprods outside
-        # the fused kernels); a product of slices differentiates into fusable multiplications.
-        out = factors[..., 0]
-        for i in range(1, factors.shape[-1]):
-            out = out * factors[..., i]
+    # prod's backward is the zero-safe one: two exclusive cumprods with flips and cats, ~12 ops
+    # outside any fused kernel. Multiplications avoid it. Under torch.compile they fuse, so up to
+    # 8 inputs are unrolled (results agree to rounding). In eager mode only one or two are: there
+    # the zero-safe backward multiplies each gradient by exactly the other factor (and by ones),
+    # so the unrolled product is bit-identical to prod, values and gradients.
+    limit = _UNROLL_UNDER_COMPILE if is_compiling() else _UNROLL_EAGER
+    if factors.shape[-1] <= limit:
+        out, *rest = factors.unbind(-1)
+        for factor in rest:
+            out = out * factor
         return out
     return factors.prod(dim=-1)
 

@@ -109,3 +109,37 @@ def test_product_traced_for_compile_matches_eager_with_zero_factors(inputs):
     torch.compile(nmu_product, backend=record, fullgraph=True)(x, W)
     assert ("prod" in graphs[0]) == (inputs > 8)
     torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("inputs", [1, 2, 3])
+def test_eager_product_is_bit_identical_to_prod(inputs, dtype):
+    # Eager mode writes products over one or two inputs as multiplications; values and gradients
+    # must be prod's bit for bit (the published quick tables were computed with prod), including
+    # zero factors (prod's zero-safe backward), negative factors, overflow to inf and inf * 0.
+    from nalm.units.nmu import nmu_product
+
+    gen = torch.Generator().manual_seed(inputs)
+    W = torch.rand(5, 3, inputs, generator=gen, dtype=dtype)
+    x = torch.randn(5, 64, inputs, generator=gen, dtype=dtype) * 3
+    W[0, 0, :] = 1.0
+    x[0, :4, 0] = 0.0  # a zero factor
+    x[0, 4, :] = 0.0  # every factor zero
+    x[1, :3, :] = torch.finfo(dtype).max  # overflowing products
+    W[1, :, :] = 1.0
+    x[1, 3, 0] = 0.0  # 0 * max: finite, and inf * 0 in the gradient for two inputs
+
+    def value_and_grads(product):
+        Wg = W.clone().requires_grad_()
+        xg = x.clone().requires_grad_()
+        out = product(xg, Wg)
+        weights = torch.linspace(-1, 1, out.numel(), dtype=dtype).view_as(out)
+        (out * weights).sum().backward()
+        return out.detach(), Wg.grad, xg.grad
+
+    def reference(x, W):
+        Wb = W.unsqueeze(-3)
+        return (x.unsqueeze(-2) * Wb + (1 - Wb)).prod(dim=-1)
+
+    for got, want in zip(value_and_grads(nmu_product), value_and_grads(reference)):
+        torch.testing.assert_close(got, want, rtol=0, atol=0, equal_nan=True)
