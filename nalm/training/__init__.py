@@ -1,9 +1,9 @@
 """Training: model recipes, schedules, and the batched trainer (S independent runs at once)."""
 
-from .model import ModelSpec, stack_modules, unstack_module
+from .model import ModelSpec, slice_stacked, stack_modules, unstack_module
 from .recipe import OptimizerSpec, TrainRecipe
 from .schedules import Constant, GatedConstant, LinearRamp, StepExponential
-from .trainer import TrainOutput, train
+from .trainer import RunGroup, TrainOutput, train, train_groups
 
 __all__ = [
     "Constant",
@@ -11,10 +11,13 @@ __all__ = [
     "LinearRamp",
     "ModelSpec",
     "OptimizerSpec",
+    "RunGroup",
     "StepExponential",
     "TrainOutput",
     "TrainRecipe",
+    "slice_stacked",
     "stack_modules",
     "train",
+    "train_groups",
     "unstack_module",
 ]

@@ -92,6 +92,18 @@ def stack_modules(modules: Sequence[nn.Module]) -> nn.Module:
     return stacked
 
 
+def slice_stacked(stacked: nn.Module, runs: slice) -> nn.Module:
+    """A stacked module holding only the runs in ``runs`` (a copy; the original is unchanged)."""
+    part = copy.deepcopy(stacked)
+    for name, p in stacked.named_parameters():
+        owner, attr = _owner(part, name)
+        setattr(owner, attr, nn.Parameter(p.detach()[runs].clone(), requires_grad=p.requires_grad))
+    for name, b in stacked.named_buffers():
+        owner, attr = _owner(part, name)
+        owner.register_buffer(attr, b[runs].clone())
+    return part
+
+
 def unstack_module(stacked: nn.Module, index: int, template: nn.Module) -> nn.Module:
     """Run ``index`` of a stacked module as an ordinary module (a copy of ``template``)."""
     single = copy.deepcopy(template)

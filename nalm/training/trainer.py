@@ -12,6 +12,9 @@ Everything that couples runs in a naive implementation is kept per run here, so 
   are frozen at their last finite values; the other runs never see it;
 - each run's data come from its own seeded stream (the task's contract).
 
+Runs of several tasks of one shape (other operations or ranges, same network and recipe) can share
+one batch: :func:`train_groups`. Each group keeps its own data, evaluation sets and threshold.
+
 The trainer knows units only through their contract (``regularizers``, ``project_``,
 ``train``/``eval``, ``effective_weights`` via the sparsity metric).
 """
@@ -23,6 +26,8 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from torch.func import functional_call
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -33,7 +38,7 @@ from nalm.units import ArithmeticUnit
 from nalm.metrics import score_curves
 from nalm.units.sparsity import sparsity_error
 
-from .model import ModelSpec, stack_modules
+from .model import ModelSpec, slice_stacked, stack_modules
 from .recipe import TrainRecipe
 from .schedules import ScheduleState
 
@@ -41,10 +46,19 @@ from .schedules import ScheduleState
 _EVAL_ELEMENTS_PER_CHUNK = 1 << 24
 
 
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs of one task, scored against one threshold, trained in a batch with other groups."""
+
+    task: Task
+    seeds: tuple[int, ...]
+    threshold: float
+
+
 @dataclass
 class TrainOutput:
     runs: list[RunResult]
-    model: nn.Module  # the stacked model after training, parameters [S, ...]
+    model: nn.Module  # the stacked model of these runs after training, parameters [S, ...]
     threshold: float
     wall_time_s: float
     seed_iterations_per_second: float
@@ -70,30 +84,40 @@ class _BatchedTraining:
     def __init__(
         self,
         spec: ModelSpec,
-        task: Task,
-        seeds: Sequence[int],
+        groups: Sequence[RunGroup],
         recipe: TrainRecipe,
         *,
         device: Any,
         dtype: torch.dtype,
         compile: bool | str = False,
     ) -> None:
-        if len(seeds) == 0:
-            raise ValueError("seeds: need at least one run")
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("seeds: must be distinct")
-        if (task.in_features, task.out_features) != (spec.in_features, spec.out_features):
-            raise ValueError(
-                f"model maps {spec.in_features}→{spec.out_features} but the task has "
-                f"{task.in_features} inputs and {task.out_features} outputs"
-            )
+        if not groups:
+            raise ValueError("groups: need at least one group of runs")
+        for group in groups:
+            if len(group.seeds) == 0:
+                raise ValueError("seeds: need at least one run")
+            if len(set(group.seeds)) != len(group.seeds):
+                raise ValueError("seeds: must be distinct")
+            task = group.task
+            if (task.in_features, task.out_features) != (spec.in_features, spec.out_features):
+                raise ValueError(
+                    f"model maps {spec.in_features}→{spec.out_features} but the task has "
+                    f"{task.in_features} inputs and {task.out_features} outputs"
+                )
+        self.groups = list(groups)
+        self.seeds = [int(s) for g in self.groups for s in g.seeds]  # repeats across groups allowed
+        ends = np.cumsum([len(g.seeds) for g in self.groups]).tolist()
+        self.slices = [slice(a, b) for a, b in zip([0] + ends[:-1], ends)]
         lr = recipe.optimizer.lr
-        if isinstance(lr, tuple) and len(lr) != len(seeds):
-            raise ValueError(f"lr: {len(lr)} per-run learning rates for {len(seeds)} runs")
-        self.spec, self.task, self.recipe = spec, task, recipe
-        self.seeds = [int(s) for s in seeds]
+        if isinstance(lr, tuple) and len(lr) != len(self.seeds):
+            raise ValueError(f"lr: {len(lr)} per-run learning rates for {len(self.seeds)} runs")
+        self.spec, self.recipe = spec, recipe
         self.device, self.dtype = torch.device(device or "cpu"), dtype
         runs = len(self.seeds)
+        # One per run, in the training dtype: a comparison with a Python float rounds it the same way.
+        self.thresholds = torch.tensor(
+            [g.threshold for g in self.groups for _ in g.seeds], dtype=dtype, device=self.device
+        )
         self.model = stack_modules(
             [spec.build(s, device=self.device, dtype=dtype) for s in self.seeds]
         )
@@ -108,7 +132,10 @@ class _BatchedTraining:
         )
         self.context = _Context(self)
         self.eval_sets = {
-            split: task.evaluation_set(split, self.seeds, device=self.device, dtype=dtype)
+            split: [
+                g.task.evaluation_set(split, list(g.seeds), device=self.device, dtype=dtype)
+                for g in self.groups
+            ]
             for split in ("interpolation", "extrapolation")
         }
         self.layers = [m for m in self.model.modules() if isinstance(m, ArithmeticUnit)]
@@ -129,15 +156,34 @@ class _BatchedTraining:
         else:
             self.loss_function = self._loss
 
+    # -- data -------------------------------------------------------------------------------
+    def batch(self, step: int) -> tuple[Tensor, Tensor]:
+        """Every run's training batch at ``step``; groups' batches are concatenated in order."""
+        parts = [
+            g.task.train_batch(g.seeds, step, self.recipe.batch_size, device=self.device, dtype=self.dtype)
+            for g in self.groups
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
+
     # -- evaluation -------------------------------------------------------------------------
     @torch.no_grad()
-    def _mse(self, x: Tensor, y: Tensor) -> Tensor:
+    def _mse(self, x: Tensor, y: Tensor, runs_slice: slice) -> Tensor:
+        """MSE ``[s]`` of the runs in ``runs_slice`` on their evaluation set."""
+        if len(self.groups) == 1:
+            model: Callable[[Tensor], Tensor] = self.model
+        else:
+            # This group's runs only: each group has its own evaluation inputs.
+            state = {n: t[runs_slice] for n, t in self.model.named_parameters()}
+            state.update({n: t[runs_slice] for n, t in self.model.named_buffers()})
+            model = lambda inputs: functional_call(self.model, state, (inputs,))  # noqa: E731
         runs, rows = y.shape[0], y.shape[-2]
         # Sized for a unit that expands its input to [S, rows, O, I] (NMU as a first layer).
         chunk = max(1, _EVAL_ELEMENTS_PER_CHUNK // max(1, runs * x.shape[-1]))
         total = torch.zeros(runs, dtype=torch.float64, device=y.device)
         for start in range(0, rows, chunk):
-            pred = self.model(x[..., start : start + chunk, :])
+            pred = model(x[..., start : start + chunk, :])
             err = (pred - y[..., start : start + chunk, :]).to(torch.float64)
             total += err.square().sum(dim=(-2, -1))
         return (total / (rows * y.shape[-1])).to(self.dtype)
@@ -146,8 +192,10 @@ class _BatchedTraining:
     def evaluate(self, step: int) -> Tensor:
         self.model.eval()
         try:
-            interpolation = self._mse(*self.eval_sets["interpolation"])
-            extrapolation = self._mse(*self.eval_sets["extrapolation"])
+            interpolation, extrapolation = (
+                torch.cat([self._mse(x, y, runs) for (x, y), runs in zip(self.eval_sets[split], self.slices)])
+                for split in ("interpolation", "extrapolation")
+            )
             sparsity = sparsity_error(self.model).to(self.dtype)
         finally:
             self.model.train()
@@ -302,8 +350,35 @@ def train(
     seconds, so it pays for long runs. Results agree with eager mode to rounding, not bit for bit.
     ``True`` means torch's default backend (Inductor); a string names another backend.
     """
+    group = RunGroup(task, tuple(seeds), threshold)
+    (out,) = train_groups(
+        spec, [group], recipe, device=device, dtype=dtype, progress=progress, compile=compile
+    )
+    return out
+
+
+def train_groups(
+    spec: ModelSpec,
+    groups: Sequence[RunGroup],
+    recipe: TrainRecipe,
+    *,
+    device: Any = None,
+    dtype: torch.dtype = torch.float32,
+    progress: Callable[[int], None] | None = None,
+    compile: bool | str = False,
+) -> list[TrainOutput]:
+    """Train the runs of several tasks of one shape in one batch; one :class:`TrainOutput` per group.
+
+    Every group has its own task (e.g. another operation or range), seeds and threshold; the network
+    and the recipe are shared (a per-run ``lr`` tuple covers all runs, in group order). A seed may
+    appear in several groups. Each group's runs are the runs :func:`train` would train for it, to
+    rounding: vectorised kernels may round a value differently at another position in the batch.
+    Fewer, larger batches pay where per-step overhead dominates (a GPU, or a few seeds per cell).
+    Each output's ``wall_time_s`` and ``seed_iterations_per_second`` are those of the whole call;
+    ``progress(n)`` counts updates of the whole batch, as in :func:`train`.
+    """
     start_time = time.perf_counter()
-    state = _BatchedTraining(spec, task, seeds, recipe, device=device, dtype=dtype, compile=compile)
+    state = _BatchedTraining(spec, groups, recipe, device=device, dtype=dtype, compile=compile)
     runs = len(state.seeds)
     train_loss: list[Tensor] | None = [] if recipe.record_train_loss else None
     for hook in recipe.hooks:
@@ -311,14 +386,11 @@ def train(
     consecutive_solved = torch.zeros(runs, dtype=torch.long, device=state.device)
     last_reported = 0
 
-    def batch(step: int) -> tuple[Tensor, Tensor]:
-        return task.train_batch(state.seeds, step, recipe.batch_size, device=state.device, dtype=dtype)
-
     for step in range(recipe.iterations + 1):
         if step % recipe.eval_every == 0 or step == recipe.iterations:
             values = state.evaluate(step)
             if recipe.early_stop_after is not None:
-                solved = values[1] < threshold
+                solved = values[1] < state.thresholds
                 consecutive_solved = torch.where(solved, consecutive_solved + 1, 0)
                 newly_stopped = (consecutive_solved >= recipe.early_stop_after) & ~state.stopped
                 if bool(newly_stopped.any()):
@@ -332,21 +404,27 @@ def train(
             break
         if state.any_frozen and not bool((state.alive & ~state.stopped).any()):
             break
-        x, y = batch(step)
+        x, y = state.batch(step)
         state.step(step, x, y, train_loss)
     if progress is not None and recipe.iterations > last_reported:
         progress(recipe.iterations - last_reported)
     wall = time.perf_counter() - start_time
-    results = _score(state, threshold, recipe.iterations)
+    results = _score(state, recipe.iterations)
     total_updates = sum(r.iterations for r in results)
-    return TrainOutput(
-        runs=results,
-        model=state.model,
-        threshold=threshold,
-        wall_time_s=wall,
-        seed_iterations_per_second=total_updates / wall if wall > 0 else float("nan"),
-        train_loss=_stack_losses(train_loss, recipe.iterations, runs, dtype, state.device),
-    )
+    rate = total_updates / wall if wall > 0 else float("nan")
+    losses = _stack_losses(train_loss, recipe.iterations, runs, dtype, state.device)
+    single = len(state.groups) == 1
+    return [
+        TrainOutput(
+            runs=results[runs_slice],
+            model=state.model if single else slice_stacked(state.model, runs_slice),
+            threshold=group.threshold,
+            wall_time_s=wall,
+            seed_iterations_per_second=rate,
+            train_loss=None if losses is None else losses[:, runs_slice],
+        )
+        for group, runs_slice in zip(state.groups, state.slices)
+    ]
 
 
 def _stack_losses(
@@ -361,13 +439,14 @@ def _stack_losses(
     return out
 
 
-def _score(state: _BatchedTraining, threshold: float, iterations: int) -> list[RunResult]:
+def _score(state: _BatchedTraining, iterations: int) -> list[RunResult]:
     steps = np.asarray(state.curve_steps, dtype=np.int64)
     values = torch.stack(state.curve_values, dim=-1).to(torch.float64).numpy()  # [3, S, E]
+    thresholds = [g.threshold for g in state.groups for _ in g.seeds]
     # A run's series ends where it stopped being logged (divergence or early stop), as in the
     # reference logs; the selection window counts back from there.
     scores = score_curves(
-        steps, values[0], values[1], threshold, values[2],
+        steps, values[0], values[1], thresholds, values[2],
         lengths=state.logged_points.clamp(min=1).numpy(),
     )
     results = []
@@ -387,7 +466,7 @@ def _score(state: _BatchedTraining, threshold: float, iterations: int) -> list[R
                 interpolation_mse=float(scores.interpolation_mse[index]),
                 extrapolation_mse=float(scores.extrapolation_mse[index]),
                 sparsity_error=float(scores.sparsity_error[index]),
-                threshold=threshold,
+                threshold=thresholds[index],
                 iterations=done,
                 diverged_at=diverged_at if diverged_at >= 0 else None,
                 curve=LearningCurve(
