@@ -14,6 +14,11 @@ Guarantees (with :class:`nalm.store.ResultsStore`):
 * **A failing cell does not stop the suite.** An exception while training a cell records its seeds
   as ``failed`` runs (the error is printed) and the suite goes on. A failed run counts as finished:
   a rerun does not retry it (delete its rows to retry).
+* **Cells of one shape may share a batch** (``group_runs``): cells with the same network, recipe,
+  dtype and iterations (e.g. one model on + and −, or on several ranges) are trained together by
+  :func:`nalm.training.train_groups`, up to ``group_runs`` runs per batch, and still written cell by
+  cell. Fewer, larger batches pay where per-step overhead dominates (a GPU; a few seeds per cell).
+  Off by default: a run's values then agree with its cell trained alone only to rounding.
 * **Several threshold policies, one training.** A suite may score its runs under more policies
   (``also_score``): the same runs are scored again from their learning curves (selection does not
   depend on the threshold; success and solved-at do) and stored as separate cells whose config
@@ -201,8 +206,12 @@ def run_cells(
     progress: bool = True,
     echo: Callable[[str], None] | None = None,
     compile: bool | str = False,
+    group_runs: int | None = None,
 ) -> BenchResult:
     """Train every cell's missing seeds and store them; see the module docstring.
+
+    ``group_runs``: train compatible cells together, up to this many runs per batch (a cell larger
+    than that still trains whole); None trains every cell on its own.
 
     ``device`` and ``compile`` (``train(..., compile=True)``) change how runs execute, not what
     they compute (results agree to rounding), so neither is part of a run's identity: a run stored
@@ -234,54 +243,95 @@ def run_cells(
         with tqdm(total=total, unit="seed-it", unit_scale=True, dynamic_ncols=True, smoothing=0.05,
                   disable=not progress, file=sys.stderr, desc="bench") as bar:
             say = echo or (lambda s: bar.write(s, file=sys.stdout))
-            for cell, missing in todo:
-                if not missing:
-                    outcomes.append(CellOutcome(cell, "skipped"))
-                    continue
-                bar.set_postfix_str(cell.id, refresh=True)
-                target = bar.n + len(missing) * cell.iterations
-                outcome = _run_cell(store, cell, missing, device, bar, threshold, compile)
+            outcomes.extend(CellOutcome(c, "skipped") for c, missing in todo if not missing)
+            for batch in _batches([(c, m) for c, m in todo if m], group_runs):
+                bar.set_postfix_str(" + ".join(c.id for c, _ in batch), refresh=True)
+                target = bar.n + sum(len(m) * c.iterations for c, m in batch)
+                done = _run_batch(store, batch, device, bar, threshold, compile)
                 if bar.n < target:
                     bar.update(target - bar.n)
-                outcomes.append(outcome)
-                say(_outcome_line(outcome))
+                for outcome in done:
+                    outcomes.append(outcome)
+                    say(_outcome_line(outcome))
     return BenchResult(db, outcomes, time.perf_counter() - start, tuple(suites))
 
 
-def _run_cell(
-    store: Any, cell: Cell, missing: tuple[int, ...], device: str, bar: Any,
+def _batches(
+    todo: Sequence[tuple[Cell, tuple[int, ...]]], group_runs: int | None
+) -> list[list[tuple[Cell, tuple[int, ...]]]]:
+    """Cells (with their missing seeds) in training batches, in order of first appearance.
+
+    Without ``group_runs`` every cell is its own batch. With it, a cell joins the first open batch
+    of cells with an equal network, recipe, dtype and iterations while the runs stay within
+    ``group_runs``.
+    """
+    if group_runs is None:
+        return [[item] for item in todo]
+    batches: list[list[tuple[Cell, tuple[int, ...]]]] = []
+    for cell, missing in todo:
+        for batch in batches:
+            first = batch[0][0]
+            same = (first.spec, first.recipe, first.dtype, first.iterations) == (
+                cell.spec, cell.recipe, cell.dtype, cell.iterations
+            )
+            if same and sum(len(m) for _, m in batch) + len(missing) <= group_runs:
+                batch.append((cell, missing))
+                break
+        else:
+            batches.append([(cell, missing)])
+    return batches
+
+
+def _run_batch(
+    store: Any, batch: Sequence[tuple[Cell, tuple[int, ...]]], device: str, bar: Any,
     threshold: Callable[[Any, str], float], compile: bool | str = False,
-) -> CellOutcome:
-    primary = cell.policies[0]
+) -> list[CellOutcome]:
+    """Train one batch of cells (one ``train_groups`` call) and write each cell in turn."""
+    import torch
+
+    from nalm.training import RunGroup, train_groups
+
     t0 = time.perf_counter()
-    thresholds: dict[str, float] = {}
+    first = batch[0][0]
+    thresholds: dict[str, dict[str, float]] = {c.id: {} for c, _ in batch}
+    total_runs = sum(len(m) for _, m in batch)
     try:
-        for p in cell.policies:
-            thresholds[p] = threshold(cell.task, p)
-        out, _ = train_and_score(
-            cell.spec, cell.task, missing, cell.recipe, threshold=thresholds[primary],
-            device=device, dtype=cell.dtype,
-            progress=lambda n: bar.update(n * len(missing)), compile=compile,
+        for cell, _ in batch:
+            for p in cell.policies:
+                thresholds[cell.id][p] = threshold(cell.task, p)
+        groups = [RunGroup(c.task, m, thresholds[c.id][c.policies[0]]) for c, m in batch]
+        outs = train_groups(
+            first.spec, groups, first.recipe, device=device, dtype=getattr(torch, first.dtype),
+            progress=lambda n: bar.update(n * total_runs), compile=compile,
         )
-        runs = {primary: out.runs}
-        for p in cell.policies[1:]:
-            runs[p] = [rescore(r, thresholds[p]) for r in out.runs]
-        wall, rate = out.wall_time_s, out.seed_iterations_per_second
-        status, error = "run", None
-        work = sum(r.iterations for r in out.runs)
-    except Exception as exc:  # noqa: BLE001 — one cell's failure must not stop the suite
+        results = [out.runs for out in outs]
+        wall, rate, error = outs[0].wall_time_s, outs[0].seed_iterations_per_second, None
+    except Exception as exc:  # noqa: BLE001 — one batch's failure must not stop the suite
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        runs = {p: [failed_run(s, thresholds.get(p, 0.0)) for s in missing] for p in cell.policies}
-        wall, rate, status, work = time.perf_counter() - t0, None, "failed", 0
-    for p, (suite_name, config) in cell.configs.items():
-        store.write_cell(
-            suite_name, cell.id, config, runs[p], wall_time_s=wall,
-            seed_iterations_per_second=rate, threshold_policy=p,
-        )
-    return CellOutcome(
-        cell, status, missing, wall, work,
-        solved={p: sum(1 for r in runs[p] if r.solved) for p in cell.policies}, error=error,
-    )
+        results, wall, rate = None, time.perf_counter() - t0, None
+    work = [0] * len(batch) if results is None else [sum(r.iterations for r in runs) for runs in results]
+    total_work = sum(work)
+    outcomes = []
+    for index, (cell, missing) in enumerate(batch):
+        primary = cell.policies[0]
+        if results is None:
+            runs = {p: [failed_run(s, thresholds[cell.id].get(p, 0.0)) for s in missing] for p in cell.policies}
+        else:
+            runs = {primary: results[index]}
+            for p in cell.policies[1:]:
+                runs[p] = [rescore(r, thresholds[cell.id][p]) for r in results[index]]
+        # A batch's wall time is shared out by work, so that per-cell times add up to the batch's.
+        share = work[index] / total_work if total_work else len(missing) / total_runs
+        for p, (suite_name, config) in cell.configs.items():
+            store.write_cell(
+                suite_name, cell.id, config, runs[p], wall_time_s=wall * share,
+                seed_iterations_per_second=rate, threshold_policy=p,
+            )
+        outcomes.append(CellOutcome(
+            cell, "failed" if results is None else "run", missing, wall * share, work[index],
+            solved={p: sum(1 for r in runs[p] if r.solved) for p in cell.policies}, error=error,
+        ))
+    return outcomes
 
 
 def _outcome_line(o: CellOutcome) -> str:

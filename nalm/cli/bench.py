@@ -38,6 +38,11 @@ def _fmt_duration(seconds: float) -> str:
 @click.option("--compile", "compile_step", is_flag=True,
               help="Compile each cell's training step with torch.compile (one-off compile per cell; "
               "pays for long cells, e.g. full profiles on a GPU). Not part of a run's identity.")
+@click.option("--group-runs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Train cells of one shape (same network, recipe, dtype, iterations; e.g. one "
+              "model on several ops or ranges) together, up to N runs per batch. Pays where "
+              "per-step overhead dominates (a GPU; few seeds per cell); values then agree with "
+              "cell-by-cell training to rounding. Default: every cell on its own.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar with ETA over the whole suite (stderr).")
 def bench(
@@ -50,6 +55,7 @@ def bench(
     threshold_policy: str | None,
     list_only: bool,
     compile_step: bool,
+    group_runs: int | None,
     progress: bool,
 ) -> None:
     """Run SUITE — a packaged suite (article, madsen2020, primer2022, npu2020) or a suite TOML
@@ -65,8 +71,9 @@ def bench(
     Examples: --only 'model=NMU|NAU,op=mul'   --only 'main/NAU/*'   --only range=neg2_2
 
     \b
-    Every cell's seeds train as one batched program; each finished cell is written in one
-    transaction, so a killed run loses at most the cell in flight and a rerun resumes.
+    Every cell's seeds train as one batched program (with --group-runs, several cells' seeds);
+    each finished cell is written in one transaction, so a killed run loses at most the cells in
+    flight and a rerun resumes.
     """
     from nalm.bench.plan import plan_cells, total_work
     from nalm.bench.runner import check_db_path, run_cells
@@ -89,7 +96,9 @@ def bench(
         return
 
     db = check_db_path(db)
-    result = run_cells(cells, db, device=device, progress=progress, compile=compile_step)
+    result = run_cells(
+        cells, db, device=device, progress=progress, compile=compile_step, group_runs=group_runs
+    )
 
     rate = result.seed_iterations_per_second
     click.echo("")

@@ -213,16 +213,18 @@ def test_rescore_of_a_diverged_run_uses_only_its_logged_points() -> None:
 
 
 def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tmp_path: Path, monkeypatch) -> None:
-    import nalm.bench.runner as runner
+    import nalm.training as training
 
-    real = runner.train_and_score
+    real = training.train_groups
 
-    def flaky(spec, task, seeds, recipe, **kwargs):
-        if task.op == "sub" and spec.units == ("nalu",) and task.interpolation_range == ((1.0, 2.0),):
-            raise RuntimeError("simulated out-of-memory")
-        return real(spec, task, seeds, recipe, **kwargs)
+    def flaky(spec, groups, recipe, **kwargs):
+        for g in groups:
+            task = g.task
+            if task.op == "sub" and spec.units == ("nalu",) and task.interpolation_range == ((1.0, 2.0),):
+                raise RuntimeError("simulated out-of-memory")
+        return real(spec, groups, recipe, **kwargs)
 
-    monkeypatch.setattr(runner, "train_and_score", flaky)
+    monkeypatch.setattr(training, "train_groups", flaky)
     suite = write_suite(tmp_path)
     db = tmp_path / "f.db"
     result = _run(suite, db)
@@ -235,7 +237,7 @@ def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tmp_path: Path, monkey
         assert {r.result.status for r in store.runs("tiny")} - {"failed"} <= {"ok", "diverged"}
         assert len(store.runs("tiny")) == 8 * 3
     # a failed run counts as finished: the rerun does not retry it
-    monkeypatch.setattr(runner, "train_and_score", real)
+    monkeypatch.setattr(training, "train_groups", real)
     assert _run(suite, db).count("skipped") == 8
 
 
