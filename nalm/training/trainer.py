@@ -26,11 +26,10 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from torch.func import functional_call
-
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from nalm.results import LearningCurve, RunResult
 from nalm.tasks._base import Task
