@@ -5,7 +5,9 @@
 1. run s inside a batch equals run s alone on CUDA (float64, NAU → NMU, static task, 1,000 steps);
 2. CPU and CUDA training of the same runs agree (float64; data streams are bit-identical across
    devices, so any difference is floating-point reduction order);
-3. a run forced to diverge on CUDA leaves the other runs bit-identical.
+3. a run forced to diverge on CUDA leaves the other runs bit-identical;
+4. ``train_groups`` on CUDA (two tasks of one shape, other op and range) equals each task trained
+   alone (float64).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 import torch
 
 from nalm.tasks import StaticArithmeticTask
-from nalm.training import ModelSpec, train
+from nalm.training import ModelSpec, RunGroup, train, train_groups
 from nalm.training.recipes import default_recipe
+
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # CPU: a dry run of the script
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -27,10 +32,10 @@ def main() -> None:
     recipe = default_recipe("nmu", "mul", setting="madsen2020", iterations=1000)
     seeds = [3, 1, 4, 1_000_003]
     f64 = torch.float64
-    batch = train(spec, task, seeds, recipe, threshold=0.16, device="cuda", dtype=f64)
+    batch = train(spec, task, seeds, recipe, threshold=0.16, device=DEVICE, dtype=f64)
     worst = 0.0
     for i, seed in enumerate(seeds):
-        alone = train(spec, task, [seed], recipe, threshold=0.16, device="cuda", dtype=f64)
+        alone = train(spec, task, [seed], recipe, threshold=0.16, device=DEVICE, dtype=f64)
         for name, p in alone.model.named_parameters():
             worst = max(worst, rel(batch.model.get_parameter(name)[i].detach(), p[0].detach()))
     print(f"1. CUDA batch vs alone, float64, max relative difference: {worst:.3e}")
@@ -57,8 +62,8 @@ def main() -> None:
         def evaluation_set(self, split, seeds, *, device=None, dtype=torch.float32):
             return task.evaluation_set(split, seeds, device=device, dtype=dtype)
 
-    poisoned = train(spec, Poisoned(), seeds, recipe, threshold=0.16, device="cuda")
-    clean = train(spec, task, seeds, recipe, threshold=0.16, device="cuda")
+    poisoned = train(spec, Poisoned(), seeds, recipe, threshold=0.16, device=DEVICE)
+    clean = train(spec, task, seeds, recipe, threshold=0.16, device=DEVICE)
     ok = all(
         torch.equal(poisoned.model.get_parameter(n)[i], p[i])
         for n, p in clean.model.named_parameters()
@@ -66,6 +71,18 @@ def main() -> None:
     )
     print(f"3. CUDA isolation: run 1 {poisoned.runs[1].status} at {poisoned.runs[1].diverged_at}; "
           f"others bit-identical: {ok}")
+
+    other = StaticArithmeticTask("add", input_size=100, eval_samples=1000,
+                                 interpolation_range=(-2.0, 2.0), extrapolation_range=(-6.0, 6.0))
+    groups = [RunGroup(task, (3, 1), 0.16), RunGroup(other, (1, 4), 1e-5)]
+    grouped = train_groups(spec, groups, recipe, device=DEVICE, dtype=f64)
+    worst = 0.0
+    for group, out in zip(groups, grouped):
+        alone = train(spec, group.task, list(group.seeds), recipe, threshold=group.threshold,
+                      device=DEVICE, dtype=f64)
+        for name, p in alone.model.named_parameters():
+            worst = max(worst, rel(out.model.get_parameter(name).detach(), p.detach()))
+    print(f"4. CUDA train_groups vs each task alone, float64, max relative difference: {worst:.3e}")
 
 
 if __name__ == "__main__":
