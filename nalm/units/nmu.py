@@ -31,11 +31,11 @@ def nmu_product(x: Tensor, W: Tensor) -> Tensor:
     """
     Wb = W.unsqueeze(-3)
     factors = x.unsqueeze(-2) * Wb + (1 - Wb)
-    # prod's backward is the zero-safe one: two exclusive cumprods with flips and cats, ~12 ops
-    # outside any fused kernel. Multiplications avoid it. Under torch.compile they fuse, so up to
-    # 8 inputs are unrolled (results agree to rounding). In eager mode only one or two are: there
-    # the zero-safe backward multiplies each gradient by exactly the other factor (and by ones),
-    # so the unrolled product is bit-identical to prod, values and gradients.
+    # prod's eager backward couples runs: if ANY factor in the whole tensor is exactly zero it takes
+    # the zero-safe path (exclusive cumprods, ~12 ops), else it computes grad·(prod / factor), which
+    # rounds. So a run's gradient depended, in its last bits, on the other runs in the batch. For
+    # one or two factors the multiplications' backward is exact (grad·other factor) and per run;
+    # it is also fewer ops. Under torch.compile up to 8 factors are unrolled: they fuse.
     limit = _UNROLL_UNDER_COMPILE if is_compiling() else _UNROLL_EAGER
     if factors.shape[-1] <= limit:
         out, *rest = factors.unbind(-1)
