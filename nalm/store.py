@@ -247,16 +247,23 @@ class ResultsStore:
         return self._conn
 
     class _Tx:
+        """A write transaction; inside another one it joins it (the outer one commits or rolls back)."""
+
         def __init__(self, conn: sqlite3.Connection) -> None:
             self.conn = conn
+            self.nested = False
 
         def __enter__(self) -> sqlite3.Connection:
-            # IMMEDIATE takes the write lock now, so two writers queue on busy_timeout instead of
-            # deadlocking when both try to upgrade a read lock
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.nested = self.conn.in_transaction
+            if not self.nested:
+                # IMMEDIATE takes the write lock now, so two writers queue on busy_timeout instead
+                # of deadlocking when both try to upgrade a read lock
+                self.conn.execute("BEGIN IMMEDIATE")
             return self.conn
 
         def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+            if self.nested:
+                return
             if exc_type is None:
                 self.conn.execute("COMMIT")
             else:
@@ -264,6 +271,16 @@ class ResultsStore:
 
     def _transaction(self) -> ResultsStore._Tx:
         return ResultsStore._Tx(self._connection)
+
+    def atomic(self) -> ResultsStore._Tx:
+        """``with store.atomic(): ...`` — every ``write_cell`` inside is one transaction: all or none.
+
+        The runner writes the cells of a batch trained together this way, so a kill never leaves
+        part of a batch, whose rest would be retrained in another batch composition.
+        """
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        return self._transaction()
 
     def close(self) -> None:
         if self._conn is not None:

@@ -9,8 +9,9 @@ Guarantees (with :class:`nalm.store.ResultsStore`):
   to a profile later) agrees with a cell trained at once to rounding only: vectorised kernels may
   round a run's values differently depending on its position in the batch (measured: NAU→NAU
   bit-identical alone and in a batch of 40; NAU→NMU and NALU differ in the last bits).
-* **A kill loses at most the cell in flight.** Each (cell, threshold policy) is written in one
-  transaction after its training ends; nothing is written mid-cell.
+* **A kill loses at most the cell in flight.** A cell's runs under all its threshold policies (with
+  ``group_runs``, every cell trained in the same batch) are written in one transaction after the
+  training ends; nothing is written mid-cell.
 * **A failing cell does not stop the suite.** An exception while training a cell records its seeds
   as ``failed`` runs (the error is printed) and the suite goes on. A failed run counts as finished:
   a rerun does not retry it (delete its rows to retry).
@@ -312,26 +313,41 @@ def _run_batch(
     work = [0] * len(batch) if results is None else [sum(r.iterations for r in runs) for runs in results]
     total_work = sum(work)
     outcomes = []
-    for index, (cell, missing) in enumerate(batch):
-        primary = cell.policies[0]
-        if results is None:
-            runs = {p: [failed_run(s, thresholds[cell.id].get(p, 0.0)) for s in missing] for p in cell.policies}
-        else:
-            runs = {primary: results[index]}
-            for p in cell.policies[1:]:
-                runs[p] = [rescore(r, thresholds[cell.id][p]) for r in results[index]]
-        # A batch's wall time is shared out by work, so that per-cell times add up to the batch's.
-        share = work[index] / total_work if total_work else len(missing) / total_runs
-        for p, (suite_name, config) in cell.configs.items():
-            store.write_cell(
-                suite_name, cell.id, config, runs[p], wall_time_s=wall * share,
-                seed_iterations_per_second=rate, threshold_policy=p,
-            )
-        outcomes.append(CellOutcome(
-            cell, "failed" if results is None else "run", missing, wall * share, work[index],
-            solved={p: sum(1 for r in runs[p] if r.solved) for p in cell.policies}, error=error,
-        ))
+    # One transaction for the whole batch: a kill never leaves part of it stored (the rest would be
+    # retrained in another batch, equal only to rounding).
+    with store.atomic():
+        for index, (cell, missing) in enumerate(batch):
+            # The batch's wall time is shared out by work, so per-cell times add up to the batch's.
+            share = work[index] / total_work if total_work else len(missing) / total_runs
+            results_of_cell = None if results is None else results[index]
+            outcomes.append(_write_cell(
+                store, cell, missing, results_of_cell, thresholds[cell.id], wall * share,
+                work[index], rate, error,
+            ))
     return outcomes
+
+
+def _write_cell(
+    store: Any, cell: Cell, missing: tuple[int, ...], results: list[RunResult] | None,
+    thresholds: dict[str, float], wall: float, work: int, rate: float | None, error: str | None,
+) -> CellOutcome:
+    """Store one cell's runs under each of its threshold policies (failed runs if ``results`` is None)."""
+    primary = cell.policies[0]
+    if results is None:
+        runs = {p: [failed_run(s, thresholds.get(p, 0.0)) for s in missing] for p in cell.policies}
+    else:
+        runs = {primary: results}
+        for p in cell.policies[1:]:
+            runs[p] = [rescore(r, thresholds[p]) for r in results]
+    for p, (suite_name, config) in cell.configs.items():
+        store.write_cell(
+            suite_name, cell.id, config, runs[p], wall_time_s=wall,
+            seed_iterations_per_second=rate, threshold_policy=p,
+        )
+    return CellOutcome(
+        cell, "failed" if results is None else "run", missing, wall, work,
+        solved={p: sum(1 for r in runs[p] if r.solved) for p in cell.policies}, error=error,
+    )
 
 
 def _outcome_line(o: CellOutcome) -> str:

@@ -182,6 +182,25 @@ def test_failed_write_leaves_nothing(tmp_path: Path, make_run) -> None:
         assert write(store, [make_run(1)]) == 1  # the store is usable afterwards
 
 
+def test_atomic_writes_several_cells_all_or_none(tmp_path: Path, make_run) -> None:
+    other = {**CONFIG, "operation": "add"}
+    with ResultsStore(tmp_path / "r.db") as store:
+        with pytest.raises(RuntimeError, match="killed"):
+            with store.atomic():
+                write(store, [make_run(1), make_run(2)])
+                write(store, [make_run(1)], cell="NMU/add", config=other)
+                raise RuntimeError("killed between two cells of one batch")
+        assert store.count_runs() == 0 and store.cells() == []
+        with store.atomic():
+            write(store, [make_run(1), make_run(2)])
+            write(store, [make_run(1)], cell="NMU/add", config=other)
+        assert store.count_runs() == 3
+    with ResultsStore(tmp_path / "r.db", readonly=True) as store:
+        assert store.count_runs() == 3  # committed, visible to a new connection
+        with pytest.raises(StoreError, match="read-only"):
+            store.atomic()
+
+
 @pytest.mark.parametrize(
     "mutate, message",
     [
