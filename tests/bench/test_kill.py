@@ -51,9 +51,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory):
     return suite, duration, rows, _report(db)
 
 
-def _kill_then_resume(suite: Path, db: Path, wait) -> dict:
+def _kill_then_resume(suite: Path, db: Path, wait, extra: tuple[str, ...] = ()) -> dict:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nalm.cli.main", "bench", str(suite), "--db", str(db), "--no-progress"],
+        [sys.executable, "-m", "nalm.cli.main", "bench", str(suite), "--db", str(db), "--no-progress",
+         *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
     )
     try:
@@ -74,7 +75,7 @@ def _kill_then_resume(suite: Path, db: Path, wait) -> dict:
     assert set(Counter(h for h, _ in at_kill).values()) <= {SEEDS}
     assert len(at_kill) < CELLS * SEEDS * POLICIES, "nothing was left to resume"
 
-    resumed = run_cli("bench", str(suite), "--db", str(db), "--no-progress")
+    resumed = run_cli("bench", str(suite), "--db", str(db), "--no-progress", *extra)
     assert resumed.returncode == 0, resumed.stderr
     final = stored_rows(db)  # raises on a duplicated (config, seed)
     assert _integrity(db) == "ok"
@@ -107,3 +108,20 @@ def test_kill_right_after_a_cell_was_written(reference, tmp_path: Path) -> None:
     final = _kill_then_resume(suite, db, wait)
     assert final == rows
     assert _report(db) == report
+
+
+def test_kill_with_grouped_cells_resumes_bit_for_bit(tmp_path: Path) -> None:
+    """With --group-runs a batch of cells is written all or none, so the resumed suite trains the
+    same batches again and stores exactly what an uninterrupted grouped run stores."""
+    suite = write_suite(tmp_path)
+    grouped = ("--group-runs", "6")  # 2 cells of 3 seeds per batch
+    db_ref = tmp_path / "reference.db"
+    start = time.monotonic()
+    proc = run_cli("bench", str(suite), "--db", str(db_ref), "--no-progress", *grouped)
+    duration = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    rows = stored_rows(db_ref)
+    delay = random.Random(8).uniform(0.3, 0.6) * duration
+    db = tmp_path / "nalm.db"
+    final = _kill_then_resume(suite, db, lambda proc: time.sleep(delay), grouped)
+    assert final == rows
