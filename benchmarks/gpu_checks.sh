@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every GPU check and GPU figure of the trainer in one command, for a session lent a CUDA machine:
+#
+#     bash benchmarks/gpu_checks.sh [OUTDIR]      (default: $OUT, else ./gpu-out)
+#
+# Each step has its own time limit (a hang costs that step, not the rest) and its output is kept in
+# OUTDIR/<step>.txt. Needs torch with CUDA, numpy, click, tqdm, scipy, pydantic (the bench extra).
+set -u
+out=${1:-${OUT:-gpu-out}}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" | tee -a "$out/gpu.txt"
+
+step() {
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name ($*)"
+    local t0=$SECONDS
+    timeout "$limit" "$@" 2>&1 | tee "$out/$name.txt"
+    echo "== $name: exit ${PIPESTATUS[0]}, $((SECONDS - t0)) s"
+}
+
+step check_trainer 100 python3 benchmarks/check_cuda_trainer.py
+step grouping 130 python3 benchmarks/bench_grouping.py madsen2020 --profile full \
+    --only 'block=main,model=NMU|NAU' --iterations 1000 --group-runs 1000 --device cuda
+step bench_trainer 180 python3 benchmarks/bench_trainer.py --device cuda --sizes 100,1000,10000 \
+    --iterations 1500 --compile
+step pytest_cuda 50 python3 -m pytest -q -p no:cacheprovider tests/units/test_compile_device.py \
+    tests/tasks/test_counter_rng.py
+step check_compile 80 python3 benchmarks/check_cuda_compile.py
