@@ -7,7 +7,7 @@ first drawn on the CPU.
 
 from ._base import Split, Task
 from .presets import PRIMER_RANGES, madsen_simple_task, madsen_task, primer_task
-from .static import OPS, SingleModuleTask, StaticArithmeticTask, format_range
+from .static import OPS, SingleModuleTask, StaticArithmeticTask, format_range, train_batches
 
 __all__ = [
     "OPS",
@@ -20,4 +20,5 @@ __all__ = [
     "madsen_simple_task",
     "madsen_task",
     "primer_task",
+    "train_batches",
 ]

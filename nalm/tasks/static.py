@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Any, ClassVar, Sequence
 
@@ -47,7 +47,7 @@ from torch import Tensor
 
 from nalm.errors import ConfigError
 
-from ._base import Split
+from ._base import Split, Task
 from .counter_rng import UniformStream, stream_precision
 
 OPS: tuple[str, ...] = ("add", "sub", "mul", "div", "squared", "root")
@@ -440,7 +440,9 @@ class StaticArithmeticTask:
         """
         dev = torch.device("cpu" if device is None else device)
         key = tuple(seeds)  # validated (integers in [0, 2**32)) when the stream is built
-        return _cached_stream(self, key, str(dev), dtype)(step, batch_size)
+        stream = _cached_stream(_without_op(self), key, str(dev), dtype)
+        x, sums = stream.draw(step, batch_size)
+        return x, stream.targets(self.op, sums)
 
     # ---------------------------------------------------------------- evaluation sets
     def evaluation_inputs(self, split: Split) -> np.ndarray:
@@ -527,15 +529,24 @@ class TrainStream:
         return self._stream.backend
 
     def __call__(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+        x, sums = self.draw(step, batch_size)
+        return x, self.targets(self.task.op, sums)
+
+    def draw(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+        """Inputs ``[S, B, I]`` (device, dtype) and their float64 subset sums ``[S, B, K]`` at ``step``."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}")
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise ConfigError(f"step: must be a non-negative integer, got {step!r}")
         x, sums = self._stream(int(step), int(batch_size))
-        y = torch_op(self.task.op, sums).unsqueeze(-1)
         if x.device != self.device:  # numba path fills CPU memory
-            x, y = x.to(self.device), y.to(self.device)
-        return x.to(self.dtype), y.to(self.dtype)
+            x = x.to(self.device)
+        return x.to(self.dtype), sums
+
+    def targets(self, op: str, sums: Tensor) -> Tensor:
+        """Targets ``[S, B, 1]`` of operation ``op`` from :meth:`draw`'s subset sums (op in float64)."""
+        y = torch_op(op, sums).unsqueeze(-1)
+        return y.to(device=self.device, dtype=self.dtype)
 
 
 @functools.lru_cache(maxsize=16)
@@ -543,6 +554,52 @@ def _cached_stream(
     task: StaticArithmeticTask, seeds: tuple[int, ...], device: str, dtype: torch.dtype
 ) -> TrainStream:
     return TrainStream(task, seeds, device=device, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _without_op(task: StaticArithmeticTask) -> StaticArithmeticTask:
+    """The task with its operation set to ``add``: the training inputs and subset sums do not depend
+    on the operation (only the targets do), so tasks that differ only in it share one stream.
+    ``add`` is valid on every domain; evaluation settings stay (harmless to the key)."""
+    return task if task.op == "add" else replace(task, op="add")
+
+
+def train_batches(
+    parts: Sequence[tuple[Task, Sequence[int]]],
+    step: int,
+    batch_size: int,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    """The training batches of several ``(task, seeds)`` parts at ``step``, concatenated along the
+    run axis in order (what a grouped trainer batch needs).
+
+    Equal, bit for bit, to concatenating each part's ``train_batch``. Static tasks that differ only in
+    their operation and train the same seeds (one model on +, −, ×, ÷ … of one range) draw their
+    inputs once: one stream, the targets of each operation from the same subset sums. Other tasks
+    draw their own batch.
+    """
+    dev = torch.device("cpu" if device is None else device)
+    drawn: dict[Any, tuple[TrainStream, Tensor, Tensor]] = {}
+    xs: list[Tensor] = []
+    ys: list[Tensor] = []
+    for task, seeds in parts:
+        if not isinstance(task, StaticArithmeticTask):
+            x, y = task.train_batch(seeds, step, batch_size, device=dev, dtype=dtype)
+            xs.append(x)
+            ys.append(y)
+            continue
+        key = (_without_op(task), tuple(seeds))
+        if key not in drawn:
+            stream = _cached_stream(key[0], key[1], str(dev), dtype)
+            drawn[key] = (stream, *stream.draw(step, batch_size))
+        stream, x, sums = drawn[key]
+        xs.append(x)
+        ys.append(stream.targets(task.op, sums))
+    if len(xs) == 1:
+        return xs[0], ys[0]
+    return torch.cat(xs), torch.cat(ys)
 
 
 @dataclass(frozen=True)
@@ -574,4 +631,5 @@ __all__ = [
     "reference_inputs",
     "reference_op",
     "torch_op",
+    "train_batches",
 ]

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from nalm.results import LearningCurve, RunResult
-from nalm.tasks._base import Task
+from nalm.tasks import Task, train_batches
 from nalm.units import ArithmeticUnit
 from nalm.metrics import score_curves
 from nalm.units.sparsity import sparsity_error
@@ -158,13 +158,13 @@ class _BatchedTraining:
     # -- data -------------------------------------------------------------------------------
     def batch(self, step: int) -> tuple[Tensor, Tensor]:
         """Every run's training batch at ``step``; groups' batches are concatenated in order."""
-        parts = [
-            g.task.train_batch(g.seeds, step, self.recipe.batch_size, device=self.device, dtype=self.dtype)
-            for g in self.groups
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
+        if len(self.groups) == 1:
+            g = self.groups[0]
+            return g.task.train_batch(g.seeds, step, self.recipe.batch_size, device=self.device, dtype=self.dtype)
+        return train_batches(
+            [(g.task, g.seeds) for g in self.groups], step, self.recipe.batch_size,
+            device=self.device, dtype=self.dtype,
+        )
 
     # -- evaluation -------------------------------------------------------------------------
     @torch.no_grad()

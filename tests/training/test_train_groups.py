@@ -31,6 +31,8 @@ ADD = StaticArithmeticTask("add", input_size=6, eval_samples=500)
 SUB = StaticArithmeticTask(
     "sub", input_size=6, eval_samples=500, interpolation_range=(-2.0, 2.0), extrapolation_range=(-6.0, 6.0)
 )
+# Same range and seeds as ADD, another operation: the two groups share one input stream.
+MUL = dataclasses.replace(ADD, op="mul")
 
 
 def _close(a: torch.Tensor, b: torch.Tensor, rtol: float) -> None:
@@ -38,10 +40,17 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float) -> None:
     assert (a - b).abs().max().item() <= rtol * scale
 
 
-def test_groups_equal_their_tasks_trained_alone() -> None:
-    groups = [RunGroup(ADD, (0, 1, 2), 1e-3), RunGroup(SUB, (1, 2), 5e-2)]  # seeds 1, 2 in both
+@pytest.mark.parametrize(
+    "groups",
+    [
+        [RunGroup(ADD, (0, 1, 2), 1e-3), RunGroup(SUB, (1, 2), 5e-2)],  # seeds 1, 2 in both
+        [RunGroup(ADD, (0, 1, 2), 1e-3), RunGroup(MUL, (0, 1, 2), 5e-2)],  # one shared input draw
+    ],
+    ids=["own-streams", "shared-stream"],
+)
+def test_groups_equal_their_tasks_trained_alone(groups: list[RunGroup]) -> None:
     outs = train_groups(SPEC, groups, RECIPE, dtype=torch.float64)
-    assert [len(o.runs) for o in outs] == [3, 2]
+    assert [len(o.runs) for o in outs] == [len(g.seeds) for g in groups]
     for group, out in zip(groups, outs):
         alone = train(SPEC, group.task, list(group.seeds), RECIPE, threshold=group.threshold,
                       dtype=torch.float64)
@@ -56,7 +65,7 @@ def test_groups_equal_their_tasks_trained_alone() -> None:
             )
             for key in ("interpolation_mse", "extrapolation_mse", "sparsity_error"):
                 assert getattr(got.curve, key) == pytest.approx(getattr(want.curve, key), rel=1e-10)
-    # the same seed in two groups is two different runs (another task, another range)
+    # the same seed in two groups is two different runs (another task)
     assert outs[0].runs[1].extrapolation_mse != outs[1].runs[0].extrapolation_mse
 
 

@@ -1,0 +1,66 @@
+"""train_batches: several (task, seeds) parts' batches concatenated, drawing shared inputs once."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from nalm.tasks import SingleModuleTask, StaticArithmeticTask, train_batches
+from nalm.tasks.static import TrainStream
+
+ADD = StaticArithmeticTask("add", input_size=10, eval_samples=100)
+
+
+class Negated:
+    """Not a static task (any Task): drawn through its own train_batch."""
+
+    in_features, out_features = 10, 1
+
+    def train_batch(self, seeds, step, batch_size, *, device=None, dtype=torch.float32):  # type: ignore[no-untyped-def]
+        x, y = ADD.train_batch(seeds, step, batch_size, device=device, dtype=dtype)
+        return x, -y
+
+
+PARTS = [
+    (ADD, (0, 1, 2)),
+    (dataclasses.replace(ADD, op="mul"), (0, 1, 2)),  # shares ADD's draw
+    (dataclasses.replace(ADD, op="root"), (0, 1, 2)),  # shares it too
+    (dataclasses.replace(ADD, op="div", interpolation_range=(2.0, 3.0)), (0, 1, 2)),  # other range
+    (dataclasses.replace(ADD, op="sub"), (2, 1)),  # other seeds
+    (SingleModuleTask("mul", input_size=10, subset_ratio=0.1), (5,)),  # other geometry
+    (ADD, (7,)),
+    (Negated(), (0, 1, 2)),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("step", [0, 17])
+def test_equals_each_part_drawn_alone_bit_for_bit(dtype: torch.dtype, step: int) -> None:
+    x, y = train_batches(PARTS, step, 16, dtype=dtype)
+    alone = [task.train_batch(seeds, step, 16, dtype=dtype) for task, seeds in PARTS]
+    assert torch.equal(x, torch.cat([a for a, _ in alone]))
+    assert torch.equal(y, torch.cat([b for _, b in alone]))
+    assert x.dtype == y.dtype == dtype and x.shape == (19, 16, 10) and y.shape == (19, 16, 1)
+
+
+def test_draws_the_inputs_of_tasks_differing_only_in_op_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, ...]] = []
+    original = TrainStream.draw
+
+    def counting(self: TrainStream, step: int, batch_size: int):  # type: ignore[no-untyped-def]
+        calls.append(self.seeds)
+        return original(self, step, batch_size)
+
+    monkeypatch.setattr(TrainStream, "draw", counting)
+    train_batches(PARTS, 3, 8)
+    # ADD/mul/root share one draw; the other range, other seeds, other geometry and seed 7 draw their
+    # own; Negated draws through ADD.train_batch (one more draw of ADD's stream)
+    assert sorted(calls) == sorted([(0, 1, 2), (0, 1, 2), (2, 1), (5,), (7,), (0, 1, 2)])
+
+
+def test_one_part_is_that_task_s_batch() -> None:
+    x, y = train_batches([(ADD, (4, 5))], 2, 8)
+    xa, ya = ADD.train_batch((4, 5), 2, 8)
+    assert torch.equal(x, xa) and torch.equal(y, ya)
