@@ -28,6 +28,7 @@ step grouping 120 python3 benchmarks/bench_grouping.py madsen2020 --profile full
 # Eager only: with --compile (three sizes, two modes) this needs more than 3 minutes.
 step bench_trainer 150 python3 benchmarks/bench_trainer.py --device cuda --sizes 1000,10000 \
     --iterations 1000
+step check_train_batches 30 python3 benchmarks/check_cuda_train_batches.py
 step pytest_cuda 50 python3 -m pytest -q -p no:cacheprovider tests/units/test_compile_device.py \
     tests/tasks/test_counter_rng.py
 step check_compile 120 python3 benchmarks/check_cuda_compile.py

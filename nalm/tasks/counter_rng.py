@@ -189,8 +189,29 @@ def _device_const(values: tuple, dtype: torch.dtype, device: str) -> Tensor:
     return torch.tensor(values, dtype=dtype, device=device)
 
 
+_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def range_tensors(lo: Any, width: Any, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """``lo``, ``width`` as device tensors: ``[K]`` shared by all runs, or ``[S, 1, 1]`` per run."""
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    if np.ndim(lo) == 2:
+        return tuple(  # type: ignore[return-value]
+            _device_const(tuple(float(v) for v in np.asarray(a, np_dtype)[:, 0]), dtype, str(device)).view(-1, 1, 1)
+            for a in (lo, width)
+        )
+    return tuple(  # type: ignore[return-value]
+        _device_const(tuple(float(v) for v in np.asarray(a, np_dtype)), dtype, str(device)) for a in (lo, width)
+    )
+
+
 def _affine(u: Tensor, coin: Tensor | None, lo: Tensor, width: Tensor) -> Tensor:
-    """``u · width[c] + lo[c]`` as two separate kernels (never a fused multiply-add)."""
+    """``u · width[c] + lo[c]`` as two separate kernels (never a fused multiply-add).
+
+    ``lo``/``width`` of shape ``[S, 1, 1]``: one range per run (no union)."""
+    if lo.dim() == 3:
+        t = u * width
+        return t + lo
     if coin is None:
         t = u * width[0]
         return t + lo[0]
@@ -243,20 +264,23 @@ def fill_uniform_torch(
     *,
     precision: Precision,
     starts_dev: list[Tensor] | None = None,
+    ranges_dev: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Torch implementation of :func:`fill_uniform`; ``bases`` is an int64 tensor on the target device.
 
     ``starts_dev``: the columns of ``sub_start`` already on the device (optional, saves copies).
+    ``lo``/``width`` may also be ``[S, 1]``: one (non-union) range per run, each run's values equal
+    to those of a call with its range alone; ``ranges_dev``: their :func:`range_tensors`, prepared.
     """
     device = bases.device
     S = bases.shape[0]
     base = bases.view(S, 1, 1)
-    union = len(lo) == 2
+    per_run = np.ndim(lo) == 2
+    union = not per_run and len(lo) == 2
     b = torch.arange(rows, device=device, dtype=torch.int64).view(1, rows, 1)
     if precision == "float32":
         H, L = (n + 1) // 2, n // 2
-        lo_t = _device_const(tuple(float(v) for v in np.asarray(lo, np.float32)), torch.float32, str(device))
-        w_t = _device_const(tuple(float(v) for v in np.asarray(width, np.float32)), torch.float32, str(device))
+        lo_t, w_t = ranges_dev or range_tensors(lo, width, torch.float32, device)
         q = torch.arange(1, H + 1, device=device, dtype=torch.int64).view(1, 1, H)
         z = mix64_torch(base + (b * H + q) * _S_GAMMA)  # [S, rows, H]
         u_hi = _lsr(z, 40).to(torch.float32) * 2.0**-24
@@ -266,8 +290,7 @@ def fill_uniform_torch(
         x_hi = _affine(u_hi, c_hi, lo_t, w_t)  # columns [0, L) and, for odd n, column n - 1
         x = torch.cat([x_hi[..., :L], _affine(u_lo, c_lo, lo_t, w_t), x_hi[..., L:]], dim=-1)
     elif precision == "float64":
-        lo_t = _device_const(tuple(float(v) for v in lo), torch.float64, str(device))
-        w_t = _device_const(tuple(float(v) for v in width), torch.float64, str(device))
+        lo_t, w_t = ranges_dev or range_tensors(lo, width, torch.float64, device)
         q = torch.arange(1, n + 1, device=device, dtype=torch.int64).view(1, 1, n)
         z = mix64_torch(base + (b * n + q) * _S_GAMMA)  # [S, rows, n]
         u = _lsr(z, 11).to(torch.float64) * 2.0**-53
@@ -382,7 +405,10 @@ def _check_shapes(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     lo = np.atleast_1d(np.asarray(lo, dtype=np.float64))
     width = np.atleast_1d(np.asarray(width, dtype=np.float64))
-    if lo.shape != width.shape or lo.shape[0] not in (1, 2):
+    if lo.ndim == 2:  # one range per run (torch backend)
+        if lo.shape != width.shape or lo.shape != (S, 1):
+            raise ValueError(f"per-run ranges: lo and width must both be [S, 1] = [{S}, 1]")
+    elif lo.shape != width.shape or lo.shape[0] not in (1, 2):
         raise ValueError("lo and width must both hold one range or the two ranges of a union")
     if rows < 0 or n < 1:
         raise ValueError(f"need rows >= 0 and n >= 1, got {rows} and {n}")
@@ -414,7 +440,7 @@ def fill_uniform(
     """Inputs ``[S, rows, n]`` of every run at ``step`` and their float64 subset sums ``[S, rows, K]``.
 
     ``keys``: uint64 run keys from :func:`run_keys`. ``lo``/``width``: one range, or the two ranges of
-    a union (chosen per element by a fair coin). ``sub_start``/``sub_end`` ``[S, K]``: half-open
+    a union (chosen per element by a fair coin), or ``[S, 1]``: one range per run (torch backend). ``sub_start``/``sub_end`` ``[S, K]``: half-open
     column ranges whose float64 sums are returned (summation order in the module docstring).
     ``precision``: ``"float32"`` or ``"float64"`` stream. ``backend``: ``"auto"`` (numba on the CPU
     when available, else torch), ``"numba"`` or ``"torch"``; both give identical bits.
@@ -422,11 +448,14 @@ def fill_uniform(
     dev = torch.device("cpu" if device is None else device)
     keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
     lo, width, sub_start, sub_end = _check_shapes(rows, n, lo, width, len(keys), sub_start, sub_end)
+    per_run_ranges = lo.ndim == 2
     if backend == "auto":
-        use_numba = dev.type == "cpu" and numba_available()
+        use_numba = dev.type == "cpu" and numba_available() and not per_run_ranges
     elif backend == "numba":
         if dev.type != "cpu":
             raise ValueError("the numba backend runs on the CPU only")
+        if per_run_ranges:
+            raise ValueError("per-run ranges need the torch backend")
         use_numba = True
     elif backend == "torch":
         use_numba = False
@@ -475,15 +504,21 @@ class UniformStream:
         self.lo, self.width, self.sub_start, self.sub_end = _check_shapes(
             1, self.n, lo, width, len(self.keys), sub_start, sub_end
         )
+        per_run_ranges = self.lo.ndim == 2
         if backend == "auto":
-            self.use_numba = self.device.type == "cpu" and numba_available()
+            self.use_numba = self.device.type == "cpu" and numba_available() and not per_run_ranges
         elif backend in ("numba", "torch"):
             if backend == "numba" and self.device.type != "cpu":
                 raise ValueError("the numba backend runs on the CPU only")
+            if backend == "numba" and per_run_ranges:
+                raise ValueError("per-run ranges need the torch backend")
             self.use_numba = backend == "numba"
         else:
             raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
         self.keys_t = None if self.use_numba else keys_to_torch(self.keys, self.device)
+        self.ranges_t = (
+            None if self.use_numba else range_tensors(self.lo, self.width, _TORCH_DTYPES[precision], self.device)
+        )
         self.reuse_output = bool(reuse_output)
         self._out: tuple[Tensor, Tensor] | None = None
         self.starts_t = (
@@ -512,4 +547,5 @@ class UniformStream:
         return fill_uniform_torch(
             step_bases_torch(self.keys_t, step), rows, self.n, self.lo, self.width,
             self.sub_start, self.sub_end, precision=self.precision, starts_dev=self.starts_t,
+            ranges_dev=self.ranges_t,
         )

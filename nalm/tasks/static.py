@@ -48,7 +48,7 @@ from torch import Tensor
 from nalm.errors import ConfigError
 
 from ._base import Split, Task
-from .counter_rng import UniformStream, stream_precision
+from .counter_rng import UniformStream, numba_available, stream_precision
 
 OPS: tuple[str, ...] = ("add", "sub", "mul", "div", "squared", "root")
 #: Operations that use the second subset ``b``.
@@ -534,19 +534,29 @@ class TrainStream:
 
     def draw(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
         """Inputs ``[S, B, I]`` (device, dtype) and their float64 subset sums ``[S, B, K]`` at ``step``."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}")
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ConfigError(f"step: must be a non-negative integer, got {step!r}")
-        x, sums = self._stream(int(step), int(batch_size))
-        if x.device != self.device:  # numba path fills CPU memory
-            x = x.to(self.device)
-        return x.to(self.dtype), sums
+        return _draw(self._stream, step, batch_size, self.device, self.dtype)
 
     def targets(self, op: str, sums: Tensor) -> Tensor:
         """Targets ``[S, B, 1]`` of operation ``op`` from :meth:`draw`'s subset sums (op in float64)."""
-        y = torch_op(op, sums).unsqueeze(-1)
-        return y.to(device=self.device, dtype=self.dtype)
+        return _targets(op, sums, self.device, self.dtype)
+
+
+def _draw(
+    stream: UniformStream, step: int, batch_size: int, device: torch.device, dtype: torch.dtype
+) -> tuple[Tensor, Tensor]:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        raise ConfigError(f"step: must be a non-negative integer, got {step!r}")
+    x, sums = stream(int(step), int(batch_size))
+    if x.device != device:  # numba path fills CPU memory
+        x = x.to(device)
+    return x.to(dtype), sums
+
+
+def _targets(op: str, sums: Tensor, device: torch.device, dtype: torch.dtype) -> Tensor:
+    y = torch_op(op, sums).unsqueeze(-1)
+    return y.to(device=device, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=16)
@@ -575,31 +585,82 @@ def train_batches(
     """The training batches of several ``(task, seeds)`` parts at ``step``, concatenated along the
     run axis in order (what a grouped trainer batch needs).
 
-    Equal, bit for bit, to concatenating each part's ``train_batch``. Static tasks that differ only in
-    their operation and train the same seeds (one model on +, −, ×, ÷ … of one range) draw their
-    inputs once: one stream, the targets of each operation from the same subset sums. Other tasks
-    draw their own batch.
+    Equal, bit for bit, to concatenating each part's ``train_batch`` (every run's stream is its own).
+    What is shared is work: static tasks that differ only in their operation and train the same
+    seeds (one model on +, −, ×, ÷ … of one range) draw their inputs once, each operation's targets
+    from the same subset sums; and off the numba backend (a GPU) static tasks of one input geometry
+    and different single ranges (the Primer's range pairs) are drawn in one call with per-run ranges,
+    instead of one round of kernel launches per task. Other tasks draw their own batch.
     """
     dev = torch.device("cpu" if device is None else device)
-    drawn: dict[Any, tuple[TrainStream, Tensor, Tensor]] = {}
+    keys: dict[tuple[StaticArithmeticTask, tuple[int, ...]], None] = {}
+    for task, seeds in parts:
+        if isinstance(task, StaticArithmeticTask):
+            keys.setdefault((_without_op(task), tuple(seeds)))
+    drawn = _draw_static(list(keys), step, batch_size, dev, dtype)
     xs: list[Tensor] = []
     ys: list[Tensor] = []
     for task, seeds in parts:
-        if not isinstance(task, StaticArithmeticTask):
+        if isinstance(task, StaticArithmeticTask):
+            x, sums = drawn[(_without_op(task), tuple(seeds))]
+            y = _targets(task.op, sums, dev, dtype)
+        else:
             x, y = task.train_batch(seeds, step, batch_size, device=dev, dtype=dtype)
-            xs.append(x)
-            ys.append(y)
-            continue
-        key = (_without_op(task), tuple(seeds))
-        if key not in drawn:
-            stream = _cached_stream(key[0], key[1], str(dev), dtype)
-            drawn[key] = (stream, *stream.draw(step, batch_size))
-        stream, x, sums = drawn[key]
         xs.append(x)
-        ys.append(stream.targets(task.op, sums))
+        ys.append(y)
     if len(xs) == 1:
         return xs[0], ys[0]
     return torch.cat(xs), torch.cat(ys)
+
+
+def _draw_static(
+    keys: list[tuple[StaticArithmeticTask, tuple[int, ...]]], step: int, batch_size: int,
+    device: torch.device, dtype: torch.dtype,
+) -> dict[tuple[StaticArithmeticTask, tuple[int, ...]], tuple[Tensor, Tensor]]:
+    """Each (op-free task, seeds) key's inputs and subset sums; merged where the torch backend runs."""
+    merged: dict[Any, list[tuple[StaticArithmeticTask, tuple[int, ...]]]] = {}
+    for key in keys:
+        task = key[0]
+        mergeable = len(task.interpolation_range) == 1 and not (device.type == "cpu" and numba_available())
+        geometry = (task.input_size, tuple(e - s for s, e in task.template)) if mergeable else key
+        merged.setdefault(geometry, []).append(key)
+    out = {}
+    for members in merged.values():
+        if len(members) == 1:
+            task, seeds = members[0]
+            out[members[0]] = _cached_stream(task, seeds, str(device), dtype).draw(step, batch_size)
+            continue
+        stream = _merged_stream(tuple(members), str(device), dtype)
+        x, sums = _draw(stream, step, batch_size, device, dtype)
+        start = 0
+        for key in members:
+            end = start + len(key[1])
+            out[key] = (x[start:end], sums[start:end])
+            start = end
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _merged_stream(
+    members: tuple[tuple[StaticArithmeticTask, tuple[int, ...]], ...], device: str, dtype: torch.dtype
+) -> UniformStream:
+    """One torch-backend stream over several single-range static tasks of one geometry: the runs of
+    all members in order, each with its task's range and its own subsets."""
+    seeds = [s for _, member_seeds in members for s in member_seeds]
+    for s in seeds:
+        _check_seed(s)
+    lo = np.array([[task.interpolation_range[0][0]] for task, ss in members for _ in ss], dtype=np.float64)
+    width = np.array(
+        [[task.interpolation_range[0][1] - task.interpolation_range[0][0]] for task, ss in members for _ in ss],
+        dtype=np.float64,
+    )
+    ranges = np.array([task.subsets(s) for task, ss in members for s in ss], dtype=np.int64).reshape(
+        len(seeds), -1, 2
+    )
+    return UniformStream(
+        seeds, members[0][0].input_size, lo, width, ranges[..., 0], ranges[..., 1],
+        precision=stream_precision(dtype), device=device, backend="torch",
+    )
 
 
 @dataclass(frozen=True)

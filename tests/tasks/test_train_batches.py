@@ -64,3 +64,40 @@ def test_one_part_is_that_task_s_batch() -> None:
     x, y = train_batches([(ADD, (4, 5))], 2, 8)
     xa, ya = ADD.train_batch((4, 5), 2, 8)
     assert torch.equal(x, xa) and torch.equal(y, ya)
+
+
+def test_single_range_tasks_are_drawn_in_one_call_off_numba(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the torch backend draws (a GPU), single-range static tasks of one geometry share one
+    call with per-run ranges; each run's values are still those of its task drawn alone (here by
+    the numba backend: the backends agree bit for bit)."""
+    from nalm.tasks import primer_task, static
+    from nalm.tasks.counter_rng import UniformStream
+
+    monkeypatch.setattr(static, "numba_available", lambda: False)  # as on a GPU
+    parts = [
+        (primer_task("mul", "1_2"), (0, 1, 2)),
+        (primer_task("mul", "neg2_neg1"), (0, 1, 2)),
+        (primer_task("add", "neg2_2"), (3,)),
+        (primer_task("sub", "1_2"), (0, 1, 2)),  # same inputs as the first part: no extra runs drawn
+        (primer_task("mul", "10_20", input_size=10), (4, 5)),  # 10 inputs: drawn alone below
+        (StaticArithmeticTask("add", input_size=2, subset_ratio=0.5, overlap_ratio=0.0,
+                              interpolation_range=((-2.0, -1.0), (1.0, 2.0))), (6,)),  # a union: own call
+    ]
+    calls: list[int] = []
+    original = UniformStream.__call__
+
+    def counting(self: UniformStream, step: int, rows: int):  # type: ignore[no-untyped-def]
+        calls.append(len(self.keys))
+        return original(self, step, rows)
+
+    for dtype in (torch.float32, torch.float64):
+        monkeypatch.setattr(UniformStream, "__call__", counting)
+        calls.clear()
+        x, y = train_batches(parts[:4] + parts[5:], 9, 8, dtype=dtype)
+        assert sorted(calls) == [1, 7]  # 3 + 3 + 1 runs in one call, the union alone
+        monkeypatch.setattr(UniformStream, "__call__", original)
+        alone = [task.train_batch(seeds, 9, 8, dtype=dtype) for task, seeds in parts[:4] + parts[5:]]
+        assert torch.equal(x, torch.cat([a for a, _ in alone]))
+        assert torch.equal(y, torch.cat([b for _, b in alone]))
+    x, y = train_batches(parts[4:5], 2, 8)  # a 10-input part alone
+    assert torch.equal(x, parts[4][0].train_batch((4, 5), 2, 8)[0])
