@@ -19,7 +19,8 @@ Guarantees (with :class:`nalm.store.ResultsStore`):
   dtype and iterations (e.g. one model on + and −, or on several ranges) are trained together by
   :func:`nalm.training.train_groups`, up to ``group_runs`` runs per batch, and still written cell by
   cell. Fewer, larger batches pay where per-step overhead dominates (a GPU; a few seeds per cell).
-  Off by default: a run's values then agree with its cell trained alone only to rounding.
+  Off by default here (the CLI turns it on for CUDA): a run's values then agree with its cell trained
+  alone only to rounding.
 * **Several threshold policies, one training.** A suite may score its runs under more policies
   (``also_score``): the same runs are scored again from their learning curves (selection does not
   depend on the threshold; success and solved-at do) and stored as separate cells whose config

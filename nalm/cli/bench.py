@@ -20,6 +20,19 @@ def _fmt_duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+#: Runs per batch when --group-runs is not given on a GPU: there a step costs about the same for
+#: 100 and 1,000 runs (kernel launches, not arithmetic), so fewer, larger batches finish a suite
+#: sooner (measured on an H100: 5.1x on madsen2020's NMU/NAU cells, 12.5x on primer2022's NAU/NAC+).
+CUDA_GROUP_RUNS = 1000
+
+
+def resolve_group_runs(group_runs: int | None, device: str) -> int | None:
+    """``--group-runs`` as given, else :data:`CUDA_GROUP_RUNS` on CUDA and off (None) on the CPU."""
+    if group_runs is not None:
+        return group_runs
+    return CUDA_GROUP_RUNS if device == "cuda" else None
+
+
 @click.command("bench")
 @click.argument("suite")
 @click.option("--profile", default="quick", show_default=True,
@@ -42,7 +55,9 @@ def _fmt_duration(seconds: float) -> str:
               help="Train cells of one shape (same network, recipe, dtype, iterations; e.g. one "
               "model on several ops or ranges) together, up to N runs per batch. Pays where "
               "per-step overhead dominates (a GPU; few seeds per cell); values then agree with "
-              "cell-by-cell training to rounding. Default: every cell on its own.")
+              "cell-by-cell training to rounding. Default: 1000 with --device cuda (5-12x faster "
+              "full-profile slices measured on an H100), every cell on its own on the CPU (the "
+              "documented CPU tables reproduce bit for bit). --group-runs 1: every cell on its own.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar with ETA over the whole suite (stderr).")
 def bench(
@@ -71,7 +86,8 @@ def bench(
     Examples: --only 'model=NMU|NAU,op=mul'   --only 'main/NAU/*'   --only range=neg2_2
 
     \b
-    Every cell's seeds train as one batched program (with --group-runs, several cells' seeds);
+    Every cell's seeds train as one batched program (with --group-runs, the default on CUDA,
+    several cells' seeds);
     each finished cell is written in one transaction, so a killed run loses at most the cells in
     flight and a rerun resumes.
     """
@@ -97,7 +113,8 @@ def bench(
 
     db = check_db_path(db)
     result = run_cells(
-        cells, db, device=device, progress=progress, compile=compile_step, group_runs=group_runs
+        cells, db, device=device, progress=progress, compile=compile_step,
+        group_runs=resolve_group_runs(group_runs, device),
     )
 
     rate = result.seed_iterations_per_second

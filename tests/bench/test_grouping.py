@@ -72,3 +72,12 @@ def test_a_failing_batch_fails_each_of_its_cells(tmp_path: Path, monkeypatch) ->
     with ResultsStore(tmp_path / "f.db", readonly=True) as store:
         statuses = [r.result.status for r in store.runs("tiny") if "NALU" in r.cell]
         assert statuses == ["failed"] * 12
+
+
+def test_cli_groups_by_default_on_cuda_only() -> None:
+    from nalm.cli.bench import CUDA_GROUP_RUNS, resolve_group_runs
+
+    assert resolve_group_runs(None, "cpu") is None  # CPU tables reproduce bit for bit
+    assert resolve_group_runs(None, "cuda") == CUDA_GROUP_RUNS == 1000
+    assert resolve_group_runs(1, "cuda") == 1  # --group-runs 1: every cell on its own
+    assert resolve_group_runs(50, "cpu") == 50
