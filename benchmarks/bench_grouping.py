@@ -56,6 +56,10 @@ def measure(batches, iterations: int, device: str, compile: bool) -> tuple[float
     return total, steps, setup
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.1f} min"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("suite", nargs="?", default="madsen2020")
@@ -81,15 +85,15 @@ def main() -> None:
         batches = _batches(todo, group_runs)
         total, steps, setup = measure(batches, args.iterations, args.device, args.compile)
         # Projection: each batch's steady step time x the profile's iterations of its cells.
-        protocol_h = sum(s * full_iterations[b[0][0].id] for s, b in zip(steps, batches)) / 3600
-        rows[name] = (total, sum(steps), protocol_h)
+        protocol_s = sum(s * full_iterations[b[0][0].id] for s, b in zip(steps, batches))
+        rows[name] = (total, sum(steps), protocol_s)
         print(f"  {name:>20}: {len(batches):3d} batches, {total:8.1f} s at {args.iterations} iterations "
               f"({runs * args.iterations / total:,.0f} seed-it/s incl. set-up), steady "
               f"{sum(steps) * 1e3:7.2f} ms per step summed over batches, set-up {setup:5.1f} s; "
-              f"at the profile's iterations: {protocol_h:,.1f} h of steady training")
-    (t_a, s_a, h_a), (t_b, s_b, h_b) = rows.values()
+              f"at the profile's iterations: {_duration(protocol_s)} of steady training")
+    (t_a, s_a, p_a), (t_b, s_b, p_b) = rows.values()
     print(f"  grouped vs cell by cell: {t_a / t_b:.2f}x faster at {args.iterations} iterations, "
-          f"{s_a / s_b:.2f}x in steady step time; profile projection {h_a:,.1f} h -> {h_b:,.1f} h")
+          f"{s_a / s_b:.2f}x in steady step time; profile projection {_duration(p_a)} -> {_duration(p_b)}")
 
 if __name__ == "__main__":
     main()
