@@ -7,9 +7,17 @@ first drawn on the CPU.
 
 from ._base import Split, Task
 from .presets import PRIMER_RANGES, madsen_simple_task, madsen_task, primer_task
-from .static import OPS, SingleModuleTask, StaticArithmeticTask, format_range, train_batches
+from .static import (
+    OPS,
+    GroupedTrainStream,
+    SingleModuleTask,
+    StaticArithmeticTask,
+    format_range,
+    train_batches,
+)
 
 __all__ = [
+    "GroupedTrainStream",
     "OPS",
     "PRIMER_RANGES",
     "SingleModuleTask",

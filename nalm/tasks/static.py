@@ -39,7 +39,7 @@ import functools
 import math
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -534,7 +534,7 @@ class TrainStream:
 
     def draw(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
         """Inputs ``[S, B, I]`` (device, dtype) and their float64 subset sums ``[S, B, K]`` at ``step``."""
-        return _draw(self._stream, step, batch_size, self.device, self.dtype)
+        return _draw(self._stream, step, batch_size, device=self.device, dtype=self.dtype)
 
     def targets(self, op: str, sums: Tensor) -> Tensor:
         """Targets ``[S, B, 1]`` of operation ``op`` from :meth:`draw`'s subset sums (op in float64)."""
@@ -542,7 +542,7 @@ class TrainStream:
 
 
 def _draw(
-    stream: UniformStream, step: int, batch_size: int, device: torch.device, dtype: torch.dtype
+    stream: UniformStream, step: int, batch_size: int, *, device: torch.device, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}")
@@ -574,16 +574,13 @@ def _without_op(task: StaticArithmeticTask) -> StaticArithmeticTask:
     return task if task.op == "add" else replace(task, op="add")
 
 
-def train_batches(
-    parts: Sequence[tuple[Task, Sequence[int]]],
-    step: int,
-    batch_size: int,
-    *,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[Tensor, Tensor]:
-    """The training batches of several ``(task, seeds)`` parts at ``step``, concatenated along the
-    run axis in order (what a grouped trainer batch needs).
+_DrawKey = tuple[StaticArithmeticTask, tuple[int, ...]]  # (the task with op="add", seeds)
+
+
+class GroupedTrainStream:
+    """Training batches of several ``(task, seeds)`` parts, concatenated along the run axis in order:
+    ``stream(step, batch_size) -> (x, y)`` (what a grouped trainer batch needs). The draw plan and
+    the streams are prepared once.
 
     Equal, bit for bit, to concatenating each part's ``train_batch`` (every run's stream is its own).
     What is shared is work: static tasks that differ only in their operation and train the same
@@ -592,52 +589,73 @@ def train_batches(
     and different single ranges (the Primer's range pairs) are drawn in one call with per-run ranges,
     instead of one round of kernel launches per task. Other tasks draw their own batch.
     """
-    dev = torch.device("cpu" if device is None else device)
-    keys: dict[tuple[StaticArithmeticTask, tuple[int, ...]], None] = {}
-    for task, seeds in parts:
-        if isinstance(task, StaticArithmeticTask):
-            keys.setdefault((_without_op(task), tuple(seeds)))
-    drawn = _draw_static(list(keys), step, batch_size, dev, dtype)
-    xs: list[Tensor] = []
-    ys: list[Tensor] = []
-    for task, seeds in parts:
-        if isinstance(task, StaticArithmeticTask):
-            x, sums = drawn[(_without_op(task), tuple(seeds))]
-            y = _targets(task.op, sums, dev, dtype)
-        else:
-            x, y = task.train_batch(seeds, step, batch_size, device=dev, dtype=dtype)
-        xs.append(x)
-        ys.append(y)
-    if len(xs) == 1:
-        return xs[0], ys[0]
-    return torch.cat(xs), torch.cat(ys)
+
+    def __init__(
+        self,
+        parts: Sequence[tuple[Task, Sequence[int]]],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.device = torch.device("cpu" if device is None else device)
+        self.dtype = dtype
+        self.parts = [(task, tuple(seeds)) for task, seeds in parts]
+        keys: dict[_DrawKey, None] = {}
+        for task, seeds in self.parts:
+            if isinstance(task, StaticArithmeticTask):
+                keys.setdefault((_without_op(task), seeds))
+        merge = not (self.device.type == "cpu" and numba_available())  # per-run ranges: torch backend
+        by_geometry: dict[Any, list[_DrawKey]] = {}
+        for key in keys:
+            task = key[0]
+            mergeable = merge and len(task.interpolation_range) == 1
+            geometry = (task.input_size, tuple(e - s for s, e in task.template)) if mergeable else key
+            by_geometry.setdefault(geometry, []).append(key)
+        # Each draw: a callable (step, batch_size) -> (x, sums) and the keys it covers, in run order.
+        self._draws: list[tuple[Callable[[int, int], tuple[Tensor, Tensor]], list[_DrawKey]]] = []
+        for members in by_geometry.values():
+            if len(members) == 1:
+                task, seeds = members[0]
+                self._draws.append((_cached_stream(task, seeds, str(self.device), dtype).draw, members))
+            else:
+                stream = _merged_stream(tuple(members), str(self.device), dtype)
+                self._draws.append((functools.partial(_draw, stream, device=self.device, dtype=dtype), members))
+
+    def __call__(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+        drawn: dict[_DrawKey, tuple[Tensor, Tensor]] = {}
+        for draw, members in self._draws:
+            x, sums = draw(step, batch_size)
+            start = 0
+            for key in members:
+                end = start + len(key[1])
+                drawn[key] = (x, sums) if len(members) == 1 else (x[start:end], sums[start:end])
+                start = end
+        xs: list[Tensor] = []
+        ys: list[Tensor] = []
+        for task, seeds in self.parts:
+            if isinstance(task, StaticArithmeticTask):
+                x, sums = drawn[(_without_op(task), seeds)]
+                y = _targets(task.op, sums, self.device, self.dtype)
+            else:
+                x, y = task.train_batch(seeds, step, batch_size, device=self.device, dtype=self.dtype)
+            xs.append(x)
+            ys.append(y)
+        if len(xs) == 1:
+            return xs[0], ys[0]
+        return torch.cat(xs), torch.cat(ys)
 
 
-def _draw_static(
-    keys: list[tuple[StaticArithmeticTask, tuple[int, ...]]], step: int, batch_size: int,
-    device: torch.device, dtype: torch.dtype,
-) -> dict[tuple[StaticArithmeticTask, tuple[int, ...]], tuple[Tensor, Tensor]]:
-    """Each (op-free task, seeds) key's inputs and subset sums; merged where the torch backend runs."""
-    merged: dict[Any, list[tuple[StaticArithmeticTask, tuple[int, ...]]]] = {}
-    for key in keys:
-        task = key[0]
-        mergeable = len(task.interpolation_range) == 1 and not (device.type == "cpu" and numba_available())
-        geometry = (task.input_size, tuple(e - s for s, e in task.template)) if mergeable else key
-        merged.setdefault(geometry, []).append(key)
-    out = {}
-    for members in merged.values():
-        if len(members) == 1:
-            task, seeds = members[0]
-            out[members[0]] = _cached_stream(task, seeds, str(device), dtype).draw(step, batch_size)
-            continue
-        stream = _merged_stream(tuple(members), str(device), dtype)
-        x, sums = _draw(stream, step, batch_size, device, dtype)
-        start = 0
-        for key in members:
-            end = start + len(key[1])
-            out[key] = (x[start:end], sums[start:end])
-            start = end
-    return out
+def train_batches(
+    parts: Sequence[tuple[Task, Sequence[int]]],
+    step: int,
+    batch_size: int,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
+    """The batches of several ``(task, seeds)`` parts at ``step``, concatenated along the run axis:
+    one call of a :class:`GroupedTrainStream` (prepare one to draw many steps)."""
+    return GroupedTrainStream(parts, device=device, dtype=dtype)(step, batch_size)
 
 
 @functools.lru_cache(maxsize=16)
@@ -685,6 +703,7 @@ __all__ = [
     "EVAL_RNG_SEEDS",
     "OPS",
     "SingleModuleTask",
+    "GroupedTrainStream",
     "StaticArithmeticTask",
     "TrainStream",
     "format_range",

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from nalm.results import LearningCurve, RunResult
-from nalm.tasks import Task, train_batches
+from nalm.tasks import GroupedTrainStream, Task
 from nalm.units import ArithmeticUnit
 from nalm.metrics import score_curves
 from nalm.units.sparsity import sparsity_error
@@ -137,6 +137,12 @@ class _BatchedTraining:
             ]
             for split in ("interpolation", "extrapolation")
         }
+        # Several groups: their batches are drawn by one prepared plan (shared draws where possible).
+        self.grouped_stream = (
+            GroupedTrainStream([(g.task, g.seeds) for g in self.groups], device=self.device, dtype=dtype)
+            if len(self.groups) > 1
+            else None
+        )
         self.layers = [m for m in self.model.modules() if isinstance(m, ArithmeticUnit)]
         # Only layers that override the contract's no-op methods are called in the hot loop.
         self.projecting = [m for m in self.layers if type(m).project_ is not ArithmeticUnit.project_]
@@ -158,13 +164,10 @@ class _BatchedTraining:
     # -- data -------------------------------------------------------------------------------
     def batch(self, step: int) -> tuple[Tensor, Tensor]:
         """Every run's training batch at ``step``; groups' batches are concatenated in order."""
-        if len(self.groups) == 1:
+        if self.grouped_stream is None:
             g = self.groups[0]
             return g.task.train_batch(g.seeds, step, self.recipe.batch_size, device=self.device, dtype=self.dtype)
-        return train_batches(
-            [(g.task, g.seeds) for g in self.groups], step, self.recipe.batch_size,
-            device=self.device, dtype=self.dtype,
-        )
+        return self.grouped_stream(step, self.recipe.batch_size)
 
     # -- evaluation -------------------------------------------------------------------------
     @torch.no_grad()

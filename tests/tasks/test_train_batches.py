@@ -101,3 +101,14 @@ def test_single_range_tasks_are_drawn_in_one_call_off_numba(monkeypatch: pytest.
         assert torch.equal(y, torch.cat([b for _, b in alone]))
     x, y = train_batches(parts[4:5], 2, 8)  # a 10-input part alone
     assert torch.equal(x, parts[4][0].train_batch((4, 5), 2, 8)[0])
+
+
+def test_a_prepared_grouped_stream_draws_every_step_like_each_task() -> None:
+    from nalm.tasks import GroupedTrainStream
+
+    stream = GroupedTrainStream(PARTS, dtype=torch.float64)
+    for step in (0, 5, 6):
+        x, y = stream(step, 4)
+        alone = [task.train_batch(seeds, step, 4, dtype=torch.float64) for task, seeds in PARTS]
+        assert torch.equal(x, torch.cat([a for a, _ in alone]))
+        assert torch.equal(y, torch.cat([b for _, b in alone]))
