@@ -197,7 +197,7 @@ def range_tensors(lo: Any, width: Any, dtype: torch.dtype, device: torch.device)
     np_dtype = np.float32 if dtype == torch.float32 else np.float64
     if np.ndim(lo) == 2:
         return tuple(  # type: ignore[return-value]
-            _device_const(tuple(float(v) for v in np.asarray(a, np_dtype)[:, 0]), dtype, str(device)).view(-1, 1, 1)
+            torch.as_tensor(np.asarray(a, np_dtype)[:, 0].copy(), device=device).view(-1, 1, 1)
             for a in (lo, width)
         )
     return tuple(  # type: ignore[return-value]
@@ -440,8 +440,8 @@ def fill_uniform(
     """Inputs ``[S, rows, n]`` of every run at ``step`` and their float64 subset sums ``[S, rows, K]``.
 
     ``keys``: uint64 run keys from :func:`run_keys`. ``lo``/``width``: one range, or the two ranges of
-    a union (chosen per element by a fair coin), or ``[S, 1]``: one range per run (torch backend). ``sub_start``/``sub_end`` ``[S, K]``: half-open
-    column ranges whose float64 sums are returned (summation order in the module docstring).
+    a union (chosen per element by a fair coin), or ``[S, 1]``: one range per run (torch backend).
+    ``sub_start``/``sub_end`` ``[S, K]``: half-open column ranges whose float64 sums are returned (summation order in the module docstring).
     ``precision``: ``"float32"`` or ``"float64"`` stream. ``backend``: ``"auto"`` (numba on the CPU
     when available, else torch), ``"numba"`` or ``"torch"``; both give identical bits.
     """
