@@ -336,8 +336,15 @@ def _kernel_threads(values: int) -> int | None:
     return max(1, cap) if cap is not None else None
 
 
+def _kernel_ranges(a: Any, np_dtype: Any) -> np.ndarray:
+    """Range bounds as the kernels take them: ``[R, K]`` in the stream's precision (R = 1 or S)."""
+    a = np.asarray(a, dtype=np_dtype)
+    return np.ascontiguousarray(a if a.ndim == 2 else a.reshape(1, -1))
+
+
 def fill_uniform_numba(
-    bases: np.ndarray,
+    keys: np.ndarray,
+    step: int,
     rows: int,
     n: int,
     lo: np.ndarray,
@@ -348,14 +355,15 @@ def fill_uniform_numba(
     precision: Precision,
     out: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Same contract as :func:`fill_uniform_torch`, computed by the numba kernels on the CPU.
+    """Same contract as :func:`fill_uniform`, computed by the numba kernels on the CPU (the runs'
+    step bases are computed in the kernel). ``lo``/``width``: ``[K]`` or per run ``[S, 1]``.
 
     ``out``: optional ``(x, sums)`` CPU tensors of the right shapes and dtypes to fill in place.
     """
     mod = _numba_module()
     if mod is None:
         raise RuntimeError("numba is not available")
-    S = len(bases)
+    S = len(keys)
     if precision == "float32":
         kernel, dtype, np_dtype = mod.fill_f32, torch.float32, np.float32
     elif precision == "float64":
@@ -371,27 +379,29 @@ def fill_uniform_numba(
     else:
         x = torch.empty(x_shape, dtype=dtype)
         sums = torch.empty(s_shape, dtype=torch.float64)
-    previous = None
-    if threads is not None:
-        import numba
+    args = (
+        np.ascontiguousarray(keys, dtype=np.uint64),
+        np.uint64(_step_mix(step)),
+        rows,
+        n,
+        _kernel_ranges(lo, np_dtype),
+        _kernel_ranges(width, np_dtype),
+        np.ascontiguousarray(sub_start, dtype=np.int64),
+        np.ascontiguousarray(sub_end, dtype=np.int64),
+        x.numpy(),
+        sums.numpy(),
+    )
+    if threads is None:
+        kernel(*args)
+        return x, sums
+    import numba
 
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(threads, previous))
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, previous))
     try:
-        kernel(
-            np.ascontiguousarray(bases, dtype=np.uint64),
-            rows,
-            n,
-            np.ascontiguousarray(lo, dtype=np_dtype),
-            np.ascontiguousarray(width, dtype=np_dtype),
-            np.ascontiguousarray(sub_start, dtype=np.int64),
-            np.ascontiguousarray(sub_end, dtype=np.int64),
-            x.numpy(),
-            sums.numpy(),
-        )
+        kernel(*args)
     finally:
-        if previous is not None:
-            numba.set_num_threads(previous)
+        numba.set_num_threads(previous)
     return x, sums
 
 
@@ -405,7 +415,7 @@ def _check_shapes(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     lo = np.atleast_1d(np.asarray(lo, dtype=np.float64))
     width = np.atleast_1d(np.asarray(width, dtype=np.float64))
-    if lo.ndim == 2:  # one range per run (torch backend)
+    if lo.ndim == 2:  # one range per run
         if lo.shape != width.shape or lo.shape != (S, 1):
             raise ValueError(f"per-run ranges: lo and width must both be [S, 1] = [{S}, 1]")
     elif lo.shape != width.shape or lo.shape[0] not in (1, 2):
@@ -440,7 +450,7 @@ def fill_uniform(
     """Inputs ``[S, rows, n]`` of every run at ``step`` and their float64 subset sums ``[S, rows, K]``.
 
     ``keys``: uint64 run keys from :func:`run_keys`. ``lo``/``width``: one range, or the two ranges of
-    a union (chosen per element by a fair coin), or ``[S, 1]``: one range per run (torch backend).
+    a union (chosen per element by a fair coin), or ``[S, 1]``: one range per run.
     ``sub_start``/``sub_end`` ``[S, K]``: half-open column ranges whose float64 sums are returned (summation order in the module docstring).
     ``precision``: ``"float32"`` or ``"float64"`` stream. ``backend``: ``"auto"`` (numba on the CPU
     when available, else torch), ``"numba"`` or ``"torch"``; both give identical bits.
@@ -448,22 +458,18 @@ def fill_uniform(
     dev = torch.device("cpu" if device is None else device)
     keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
     lo, width, sub_start, sub_end = _check_shapes(rows, n, lo, width, len(keys), sub_start, sub_end)
-    per_run_ranges = lo.ndim == 2
     if backend == "auto":
-        use_numba = dev.type == "cpu" and numba_available() and not per_run_ranges
+        use_numba = dev.type == "cpu" and numba_available()
     elif backend == "numba":
         if dev.type != "cpu":
             raise ValueError("the numba backend runs on the CPU only")
-        if per_run_ranges:
-            raise ValueError("per-run ranges need the torch backend")
         use_numba = True
     elif backend == "torch":
         use_numba = False
     else:
         raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
     if use_numba:
-        bases = step_bases(keys, step)
-        return fill_uniform_numba(bases, rows, n, lo, width, sub_start, sub_end, precision=precision)
+        return fill_uniform_numba(keys, step, rows, n, lo, width, sub_start, sub_end, precision=precision)
     bases_t = step_bases_torch(keys_to_torch(keys, dev), step)
     return fill_uniform_torch(bases_t, rows, n, lo, width, sub_start, sub_end, precision=precision)
 
@@ -504,14 +510,11 @@ class UniformStream:
         self.lo, self.width, self.sub_start, self.sub_end = _check_shapes(
             1, self.n, lo, width, len(self.keys), sub_start, sub_end
         )
-        per_run_ranges = self.lo.ndim == 2
         if backend == "auto":
-            self.use_numba = self.device.type == "cpu" and numba_available() and not per_run_ranges
+            self.use_numba = self.device.type == "cpu" and numba_available()
         elif backend in ("numba", "torch"):
             if backend == "numba" and self.device.type != "cpu":
                 raise ValueError("the numba backend runs on the CPU only")
-            if backend == "numba" and per_run_ranges:
-                raise ValueError("per-run ranges need the torch backend")
             self.use_numba = backend == "numba"
         else:
             raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
@@ -519,6 +522,9 @@ class UniformStream:
         self.ranges_t = (
             None if self.use_numba else range_tensors(self.lo, self.width, _TORCH_DTYPES[precision], self.device)
         )
+        # The numba kernels' [R, K] ranges in the stream's precision, made once.
+        np_dtype = np.float32 if precision == "float32" else np.float64
+        self.lo_np, self.width_np = _kernel_ranges(self.lo, np_dtype), _kernel_ranges(self.width, np_dtype)
         self.reuse_output = bool(reuse_output)
         self._out: tuple[Tensor, Tensor] | None = None
         self.starts_t = (
@@ -535,9 +541,8 @@ class UniformStream:
         if rows < 0 or rows * self.n >= MAX_HASHES_PER_STEP:
             raise ValueError(f"rows out of range: {rows}")
         if self.use_numba:
-            bases = step_bases(self.keys, step)
             x, sums = fill_uniform_numba(
-                bases, rows, self.n, self.lo, self.width, self.sub_start, self.sub_end,
+                self.keys, step, rows, self.n, self.lo_np, self.width_np, self.sub_start, self.sub_end,
                 precision=self.precision, out=self._out,
             )
             if self.reuse_output:

@@ -48,7 +48,7 @@ from torch import Tensor
 from nalm.errors import ConfigError
 
 from ._base import Split, Task
-from .counter_rng import UniformStream, numba_available, stream_precision
+from .counter_rng import UniformStream, stream_precision
 
 OPS: tuple[str, ...] = ("add", "sub", "mul", "div", "squared", "root")
 #: Operations that use the second subset ``b``.
@@ -585,9 +585,9 @@ class GroupedTrainStream:
     Equal, bit for bit, to concatenating each part's ``train_batch`` (every run's stream is its own).
     What is shared is work: static tasks that differ only in their operation and train the same
     seeds (one model on +, −, ×, ÷ … of one range) draw their inputs once, each operation's targets
-    from the same subset sums; and off the numba backend (a GPU) static tasks of one input geometry
-    and different single ranges (the Primer's range pairs) are drawn in one call with per-run ranges,
-    instead of one round of kernel launches per task. Other tasks draw their own batch.
+    from the same subset sums; and static tasks of one input geometry and different single ranges
+    (the Primer's range pairs) are drawn in one call with per-run ranges, instead of one call (on a
+    GPU: one round of kernel launches) per task. Other tasks draw their own batch.
     """
 
     def __init__(
@@ -604,11 +604,10 @@ class GroupedTrainStream:
         for task, seeds in self.parts:
             if isinstance(task, StaticArithmeticTask):
                 keys.setdefault((_without_op(task), seeds))
-        merge = not (self.device.type == "cpu" and numba_available())  # per-run ranges: torch backend
         by_geometry: dict[Any, list[_DrawKey]] = {}
         for key in keys:
             task = key[0]
-            mergeable = merge and len(task.interpolation_range) == 1
+            mergeable = len(task.interpolation_range) == 1
             geometry = (task.input_size, tuple(e - s for s, e in task.template)) if mergeable else key
             by_geometry.setdefault(geometry, []).append(key)
         # Each draw: a callable (step, batch_size) -> (x, sums) and the keys it covers, in run order.
@@ -662,8 +661,8 @@ def train_batches(
 def _merged_stream(
     members: tuple[tuple[StaticArithmeticTask, tuple[int, ...]], ...], device: str, dtype: torch.dtype
 ) -> UniformStream:
-    """One torch-backend stream over several single-range static tasks of one geometry: the runs of
-    all members in order, each with its task's range and its own subsets."""
+    """One stream over several single-range static tasks of one geometry: the runs of all members in
+    order, each with its task's range and its own subsets."""
     seeds = [s for _, member_seeds in members for s in member_seeds]
     for s in seeds:
         _check_seed(s)
@@ -677,7 +676,7 @@ def _merged_stream(
     )
     return UniformStream(
         seeds, members[0][0].input_size, lo, width, ranges[..., 0], ranges[..., 1],
-        precision=stream_precision(dtype), device=device, backend="torch",
+        precision=stream_precision(dtype), device=device,
     )
 
 

@@ -35,9 +35,14 @@ def test_mix64_implementations_agree() -> None:
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("kind", sorted(RANGES))
 @pytest.mark.parametrize("n", [1, 2, 7, 100])
-def test_numba_and_torch_bit_identical(precision: str, kind: str, n: int) -> None:
+@pytest.mark.parametrize("threads", ["one", "all"])
+def test_numba_and_torch_bit_identical(
+    precision: str, kind: str, n: int, threads: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not cr.numba_available():
         pytest.skip("numba kernels not available")
+    # Calls this small run on one thread; lowering the threshold runs them on all of numba's.
+    monkeypatch.setattr(cr, "PARALLEL_MIN_VALUES", 1 << 17 if threads == "one" else 0)
     S, rows = 5, 33
     keys = cr.run_keys(range(10, 10 + S))
     lo, width = RANGES[kind]
@@ -126,23 +131,23 @@ def test_uniform_stream_matches_fill_uniform() -> None:
 @pytest.mark.parametrize("precision", ["float32", "float64"])
 @pytest.mark.parametrize("n", [5, 6])
 def test_per_run_ranges_equal_each_run_drawn_with_its_range(precision: str, n: int) -> None:
-    """[S, 1] ranges (torch backend): run s's values are those of its range alone (numba or torch)."""
+    """[S, 1] ranges: run s's values are those of its range alone, on either backend."""
     keys = cr.run_keys([0, 1, 2, 0])  # a seed may repeat with another range
     lo = np.array([[1.0], [-2.0], [0.1], [10.0]])
     width = np.array([[1.0], [4.0], [0.1], [10.0]])
     start = np.array([[0, 2], [1, 3], [2, 3], [0, 3]])
     end = start + 2
+    backends = ("numba", "torch") if cr.numba_available() else ("torch",)
     x, sums = cr.fill_uniform(keys, 7, 9, n, lo, width, start, end, precision=precision, backend="torch")
-    stream = cr.UniformStream([0, 1, 2, 0], n, lo, width, start, end, precision=precision)
-    xs, ss = stream(7, 9)
-    assert stream.backend == "torch" and torch.equal(xs, x) and torch.equal(ss, sums)
+    for backend in backends:
+        stream = cr.UniformStream([0, 1, 2, 0], n, lo, width, start, end, precision=precision, backend=backend)
+        xs, ss = stream(7, 9)
+        assert torch.equal(xs, x) and torch.equal(ss, sums)
     for s in range(4):
-        for backend in ("numba", "torch") if cr.numba_available() else ("torch",):
+        for backend in backends:
             xa, sa = cr.fill_uniform(keys[s : s + 1], 7, 9, n, lo[s], width[s], start[s : s + 1],
                                      end[s : s + 1], precision=precision, backend=backend)
             assert torch.equal(x[s : s + 1], xa) and torch.equal(sums[s : s + 1], sa)
-    with pytest.raises(ValueError, match="torch backend"):
-        cr.fill_uniform(keys, 7, 9, n, lo, width, start, end, backend="numba")
     with pytest.raises(ValueError, match=r"\[S, 1\]"):
         cr.fill_uniform(keys, 7, 9, n, lo[:3], width[:3], start, end, backend="torch")
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from nalm.tasks import SingleModuleTask, StaticArithmeticTask, train_batches
-from nalm.tasks.static import TrainStream
+from nalm.tasks import counter_rng, static
+from nalm.tasks.counter_rng import UniformStream
 
 ADD = StaticArithmeticTask("add", input_size=10, eval_samples=100)
 
@@ -45,19 +46,26 @@ def test_equals_each_part_drawn_alone_bit_for_bit(dtype: torch.dtype, step: int)
     assert x.dtype == y.dtype == dtype and x.shape == (19, 16, 10) and y.shape == (19, 16, 1)
 
 
-def test_draws_the_inputs_of_tasks_differing_only_in_op_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[int, ...]] = []
-    original = TrainStream.draw
+def _count_draws(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Runs drawn by every stream call from now on."""
+    calls: list[int] = []
+    original = UniformStream.__call__
 
-    def counting(self: TrainStream, step: int, batch_size: int):  # type: ignore[no-untyped-def]
-        calls.append(self.seeds)
-        return original(self, step, batch_size)
+    def counting(self: UniformStream, step: int, rows: int):  # type: ignore[no-untyped-def]
+        calls.append(len(self.keys))
+        return original(self, step, rows)
 
-    monkeypatch.setattr(TrainStream, "draw", counting)
+    monkeypatch.setattr(UniformStream, "__call__", counting)
+    return calls
+
+
+def test_shared_inputs_are_drawn_once_and_one_geometry_in_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_draws(monkeypatch)
     train_batches(PARTS, 3, 8)
-    # ADD/mul/root share one draw; the other range, other seeds, other geometry and seed 7 draw their
-    # own; Negated draws through ADD.train_batch (one more draw of ADD's stream)
-    assert sorted(calls) == sorted([(0, 1, 2), (0, 1, 2), (2, 1), (5,), (7,), (0, 1, 2)])
+    # One call for the 10-input tasks of ADD's geometry: ADD/mul/root (3 runs, drawn once), the other
+    # range (3), the other seeds (2) and seed 7 (1); the one-element-subset task its own (1);
+    # Negated draws through ADD.train_batch (3).
+    assert sorted(calls) == [1, 3, 9]
 
 
 def test_one_part_is_that_task_s_batch() -> None:
@@ -66,41 +74,45 @@ def test_one_part_is_that_task_s_batch() -> None:
     assert torch.equal(x, xa) and torch.equal(y, ya)
 
 
-def test_single_range_tasks_are_drawn_in_one_call_off_numba(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where the torch backend draws (a GPU), single-range static tasks of one geometry share one
-    call with per-run ranges; each run's values are still those of its task drawn alone (here by
-    the numba backend: the backends agree bit for bit)."""
-    from nalm.tasks import primer_task, static
-    from nalm.tasks.counter_rng import UniformStream
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_primer_ranges_are_drawn_in_one_call(monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """Single-range static tasks of one geometry share one call with per-run ranges (numba on the
+    CPU; the torch backend, as on a GPU, forced here); each run's values are still those of its task
+    drawn alone (by the numba backend: the backends agree bit for bit)."""
+    from nalm.tasks import primer_task
 
-    monkeypatch.setattr(static, "numba_available", lambda: False)  # as on a GPU
+    if backend == "numba" and not counter_rng.numba_available():
+        pytest.skip("numba not installed")
+
+    def use_backend() -> None:
+        # Streams are cached by task, seeds, device and dtype (not backend): start from empty caches.
+        static._cached_stream.cache_clear()
+        static._merged_stream.cache_clear()
+        if backend == "torch":
+            monkeypatch.setattr(counter_rng, "numba_available", lambda: False)
+
+    use_backend()
     parts = [
         (primer_task("mul", "1_2"), (0, 1, 2)),
         (primer_task("mul", "neg2_neg1"), (0, 1, 2)),
         (primer_task("add", "neg2_2"), (3,)),
         (primer_task("sub", "1_2"), (0, 1, 2)),  # same inputs as the first part: no extra runs drawn
-        (primer_task("mul", "10_20", input_size=10), (4, 5)),  # 10 inputs: drawn alone below
         (StaticArithmeticTask("add", input_size=2, subset_ratio=0.5, overlap_ratio=0.0,
                               interpolation_range=((-2.0, -1.0), (1.0, 2.0))), (6,)),  # a union: own call
     ]
-    calls: list[int] = []
-    original = UniformStream.__call__
-
-    def counting(self: UniformStream, step: int, rows: int):  # type: ignore[no-untyped-def]
-        calls.append(len(self.keys))
-        return original(self, step, rows)
-
     for dtype in (torch.float32, torch.float64):
-        monkeypatch.setattr(UniformStream, "__call__", counting)
-        calls.clear()
-        x, y = train_batches(parts[:4] + parts[5:], 9, 8, dtype=dtype)
+        calls = _count_draws(monkeypatch)
+        x, y = train_batches(parts, 9, 8, dtype=dtype)
         assert sorted(calls) == [1, 7]  # 3 + 3 + 1 runs in one call, the union alone
-        monkeypatch.setattr(UniformStream, "__call__", original)
-        alone = [task.train_batch(seeds, 9, 8, dtype=dtype) for task, seeds in parts[:4] + parts[5:]]
+        monkeypatch.undo()
+        static._cached_stream.cache_clear()
+        alone = [task.train_batch(seeds, 9, 8, dtype=dtype) for task, seeds in parts]  # numba
         assert torch.equal(x, torch.cat([a for a, _ in alone]))
         assert torch.equal(y, torch.cat([b for _, b in alone]))
-    x, y = train_batches(parts[4:5], 2, 8)  # a 10-input part alone
-    assert torch.equal(x, parts[4][0].train_batch((4, 5), 2, 8)[0])
+        use_backend()
+    monkeypatch.undo()
+    static._cached_stream.cache_clear()
+    static._merged_stream.cache_clear()
 
 
 def test_a_prepared_grouped_stream_draws_every_step_like_each_task() -> None:
