@@ -75,7 +75,9 @@ def _subset_sums(row, s, b, sub_start, sub_end, out_sums):  # pragma: no cover -
 
 
 @numba.njit(inline="always")
-def _row_f32(bases, rows, n, union, lo0, w0, lo, width, sub_start, sub_end, out_x, out_sums, r):  # pragma: no cover
+def _row_f32(  # pragma: no cover - compiled
+    bases, rows, n, union, lo0, w0, lo, width, sub_start, sub_end, out_x, out_sums, r
+):
     """Row ``r`` (run ``r // rows``, batch row ``r % rows``) of the float32 stream: two 24-bit
     uniforms per 64-bit hash.
 
@@ -171,7 +173,9 @@ def fill_f32(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums
     bases = _bases(keys, smix)
     if lo.shape[1] == 2:
         for r in prange(keys.shape[0] * rows):
-            _row_f32(bases, rows, n, True, lo[0, 0], width[0, 0], lo, width, sub_start, sub_end, out_x, out_sums, r)
+            _row_f32(
+                bases, rows, n, True, lo[0, 0], width[0, 0], lo, width, sub_start, sub_end, out_x, out_sums, r
+            )
     elif lo.shape[0] == 1:  # one range for all runs: its bounds hoisted out of the loop
         lo0 = lo[0, 0]
         w0 = width[0, 0]
@@ -180,7 +184,9 @@ def fill_f32(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums
     else:  # one range per run
         for r in prange(keys.shape[0] * rows):
             s = r // rows
-            _row_f32(bases, rows, n, False, lo[s, 0], width[s, 0], lo, width, sub_start, sub_end, out_x, out_sums, r)
+            _row_f32(
+                bases, rows, n, False, lo[s, 0], width[s, 0], lo, width, sub_start, sub_end, out_x, out_sums, r
+            )
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)

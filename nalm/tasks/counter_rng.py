@@ -451,7 +451,8 @@ def fill_uniform(
 
     ``keys``: uint64 run keys from :func:`run_keys`. ``lo``/``width``: one range, or the two ranges of
     a union (chosen per element by a fair coin), or ``[S, 1]``: one range per run.
-    ``sub_start``/``sub_end`` ``[S, K]``: half-open column ranges whose float64 sums are returned (summation order in the module docstring).
+    ``sub_start``/``sub_end`` ``[S, K]``: half-open column ranges whose float64 sums are returned
+    (summation order in the module docstring).
     ``precision``: ``"float32"`` or ``"float64"`` stream. ``backend``: ``"auto"`` (numba on the CPU
     when available, else torch), ``"numba"`` or ``"torch"``; both give identical bits.
     """
