@@ -112,9 +112,12 @@ def bench(
         return
 
     db = check_db_path(db)
+    grouped = resolve_group_runs(group_runs, device)
+    if grouped is not None and group_runs is None:
+        click.echo(f"grouping cells of one shape, up to {grouped} runs per batch (the default on "
+                   "CUDA; --group-runs 1 trains cell by cell)", err=True)
     result = run_cells(
-        cells, db, device=device, progress=progress, compile=compile_step,
-        group_runs=resolve_group_runs(group_runs, device),
+        cells, db, device=device, progress=progress, compile=compile_step, group_runs=grouped
     )
 
     rate = result.seed_iterations_per_second
