@@ -162,3 +162,12 @@ def test_rejects_bad_arguments() -> None:
         cr.run_keys([-1])
     with pytest.raises(ValueError, match="backend"):
         cr.fill_uniform(keys, 0, 2, 3, [0.0], [1.0], [[0]], [[1]], backend="cuda")
+
+
+def test_step_bases_numpy_and_torch_agree() -> None:
+    """The documented per-(run, step) base, numpy and torch (the numba kernels compute it inline)."""
+    keys = cr.run_keys([0, 1, 7, 2**40])
+    for step in (0, 1, 12345):
+        np_bases = cr.step_bases(keys, step).view(np.int64)
+        torch_bases = cr.step_bases_torch(cr.keys_to_torch(keys), step).numpy()
+        assert np.array_equal(np_bases, torch_bases)
