@@ -173,8 +173,14 @@ def keys_to_torch(keys: np.ndarray, device: torch.device | str | None = None) ->
     return torch.from_numpy(arr.copy()).to(device or "cpu")
 
 
-def step_bases_torch(keys: Tensor, step: int) -> Tensor:
-    """:func:`step_bases` on int64 key tensors (stays on the keys' device)."""
+def step_bases_torch(keys: Tensor, step: int | Tensor) -> Tensor:
+    """:func:`step_bases` on int64 key tensors (stays on the keys' device).
+
+    ``step`` may also be a 0-d int64 tensor on the keys' device: the step's mix is then computed
+    there too (same bits), so a captured CUDA graph can replay the draw for any step.
+    """
+    if isinstance(step, Tensor):
+        return mix64_torch(keys ^ mix64_torch((step + 1) * _S_GAMMA))
     return mix64_torch(keys ^ _signed(_step_mix(step)))
 
 
@@ -538,9 +544,13 @@ class UniformStream:
     def backend(self) -> str:
         return "numba" if self.use_numba else "torch"
 
-    def __call__(self, step: int, rows: int) -> tuple[Tensor, Tensor]:
+    def __call__(self, step: int | Tensor, rows: int) -> tuple[Tensor, Tensor]:
+        """The batch at ``step``: an int, or (torch backend) a 0-d int64 tensor on the stream's device,
+        which draws without reading the step on the host (see :func:`step_bases_torch`)."""
         if rows < 0 or rows * self.n >= MAX_HASHES_PER_STEP:
             raise ValueError(f"rows out of range: {rows}")
+        if isinstance(step, Tensor) and self.use_numba:
+            raise ValueError("a tensor step needs the torch backend (the numba kernels take an int)")
         if self.use_numba:
             x, sums = fill_uniform_numba(
                 self.keys, step, rows, self.n, self.lo_np, self.width_np, self.sub_start, self.sub_end,

@@ -427,7 +427,7 @@ class StaticArithmeticTask:
     def train_batch(
         self,
         seeds: Sequence[int],
-        step: int,
+        step: int | Tensor,
         batch_size: int,
         *,
         device: torch.device | str | None = None,
@@ -437,6 +437,8 @@ class StaticArithmeticTask:
 
         Run ``s``'s batch depends only on the task, ``seeds[s]``, ``step`` (and the dtype's stream
         precision), never on the other seeds. Prepared streams are cached per (seeds, device, dtype).
+        On a GPU ``step`` may be a 0-d int64 tensor on the device (the same batch, drawn without the
+        host reading the step: what a captured CUDA graph needs).
         """
         dev = torch.device("cpu" if device is None else device)
         key = tuple(seeds)  # validated (integers in [0, 2**32)) when the stream is built
@@ -528,11 +530,11 @@ class TrainStream:
     def backend(self) -> str:
         return self._stream.backend
 
-    def __call__(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+    def __call__(self, step: int | Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
         x, sums = self.draw(step, batch_size)
         return x, self.targets(self.task.op, sums)
 
-    def draw(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+    def draw(self, step: int | Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
         """Inputs ``[S, B, I]`` (device, dtype) and their float64 subset sums ``[S, B, K]`` at ``step``."""
         return _draw(self._stream, step, batch_size, device=self.device, dtype=self.dtype)
 
@@ -542,13 +544,19 @@ class TrainStream:
 
 
 def _draw(
-    stream: UniformStream, step: int, batch_size: int, *, device: torch.device, dtype: torch.dtype
+    stream: UniformStream, step: int | Tensor, batch_size: int, *, device: torch.device, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}")
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+    if isinstance(step, Tensor):
+        # A device-side step (CUDA graphs): checked for kind, not value (that would read it back).
+        if step.dim() != 0 or step.dtype != torch.int64 or step.device.type != stream.device.type:
+            raise ConfigError(f"step: a tensor step must be 0-d int64 on {stream.device}")
+    elif isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
         raise ConfigError(f"step: must be a non-negative integer, got {step!r}")
-    x, sums = stream(int(step), int(batch_size))
+    else:
+        step = int(step)
+    x, sums = stream(step, int(batch_size))
     if x.device != device:  # numba path fills CPU memory
         x = x.to(device)
     return x.to(dtype), sums
@@ -620,7 +628,7 @@ class GroupedTrainStream:
                 stream = _merged_stream(tuple(members), str(self.device), dtype)
                 self._draws.append((functools.partial(_draw, stream, device=self.device, dtype=dtype), members))
 
-    def __call__(self, step: int, batch_size: int) -> tuple[Tensor, Tensor]:
+    def __call__(self, step: int | Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
         drawn: dict[_DrawKey, tuple[Tensor, Tensor]] = {}
         for draw, members in self._draws:
             x, sums = draw(step, batch_size)

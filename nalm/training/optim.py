@@ -53,6 +53,13 @@ class StackedAdam:
             # lr broadcast over each parameter's own dims: [S] -> [S, 1, ..., 1]
             self._lr_views = [lrs.view(-1, *([1] * (p.dim() - 1))) for p in self._params]
 
+    @property
+    def capturable(self) -> bool:
+        """Whether ``step`` reads nothing back to the host, so a CUDA graph can capture it: the fused
+        path (one lr) keeps its step counts on the device; the per-run-lr path computes the bias
+        corrections on the host."""
+        return self._fused
+
     @torch.no_grad()
     def step(self) -> None:
         beta1, beta2 = self.betas

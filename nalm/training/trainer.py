@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from nalm.errors import ConfigError
 from nalm.results import LearningCurve, RunResult
 from nalm.tasks import GroupedTrainStream, Task
 from nalm.units import ArithmeticUnit
@@ -40,6 +41,9 @@ from nalm.units.sparsity import sparsity_error
 from .model import ModelSpec, slice_stacked, stack_modules
 from .recipe import TrainRecipe
 from .schedules import ScheduleState
+
+# Eager steps before a CUDA graph is captured (cuBLAS workspaces, autograd streams set up first).
+_GRAPH_WARMUP_STEPS = 3
 
 # Evaluation inputs are processed in chunks so that S runs × N rows never materialise at once.
 _EVAL_ELEMENTS_PER_CHUNK = 1 << 24
@@ -89,6 +93,8 @@ class _BatchedTraining:
         device: Any,
         dtype: torch.dtype,
         compile: bool | str = False,
+        cuda_graph: bool = False,
+        sync_free: bool = False,
     ) -> None:
         if not groups:
             raise ValueError("groups: need at least one group of runs")
@@ -155,6 +161,30 @@ class _BatchedTraining:
         self.stopped_at = torch.full((runs,), -1, dtype=torch.long)
         self.logged_points = torch.zeros(runs, dtype=torch.long)
         self.compiled = bool(compile)
+        # Sync-free steps: the update reads nothing back to the host (divergence is recorded on the
+        # device), so it can be captured as one CUDA graph and replayed; without capture (the CPU,
+        # tests) the same code runs eagerly. Results equal the ordinary step's bit for bit.
+        self.sync_free = bool(sync_free or cuda_graph)
+        self.capture = bool(cuda_graph)
+        if self.capture and self.device.type != "cuda":
+            raise ConfigError(f"cuda_graph: needs a CUDA device, got {self.device}")
+        if self.sync_free:
+            if compile:
+                raise ConfigError("cuda_graph: cannot be combined with compile")
+            if not getattr(self.optimizer, "capturable", False):
+                raise ConfigError(
+                    "cuda_graph: needs the Adam optimizer with one learning rate for all runs"
+                )
+            self.diverged_on_device = torch.full((runs,), -1, dtype=torch.long, device=self.device)
+            self.step_tensor = torch.zeros((), dtype=torch.long, device=self.device)
+            self.scale_buffers = (
+                {n: torch.zeros(runs, dtype=dtype, device=self.device) for n in recipe.regularizers}
+                if self.regularized
+                else {}
+            )
+            self.graph: Any = None
+            self.graph_mse: Tensor | None = None
+            self.warmup_stream: Any = None
         if compile:
             backend = compile if isinstance(compile, str) else "inductor"
             self.loss_function = torch.compile(_own_code(self._loss), backend=backend, dynamic=False)
@@ -248,8 +278,13 @@ class _BatchedTraining:
         penalty: Tensor | None = None
         for name, total in totals.items():
             scale = scales[name]
-            # Compiled, every step runs one graph: a zero scale selects 0 rather than skipping.
-            term = torch.where(scale == 0, 0.0, scale * total) if self.compiled else scale * total
+            # Compiled or graphed, every step runs one program: a zero scale selects 0 rather than
+            # skipping the term (the same values: mse + 0 is mse, and the term's gradient is 0).
+            term = (
+                torch.where(scale == 0, 0.0, scale * total)
+                if self.compiled or self.sync_free
+                else scale * total
+            )
             penalty = term if penalty is None else penalty + term
         return (mse if penalty is None else mse + penalty), mse
 
@@ -305,6 +340,82 @@ class _BatchedTraining:
         for hook in recipe.hooks:
             hook.after_step(step, self.model, self.context)
 
+    # -- one update without host synchronisation (CUDA graphs) ---------------------------------
+    def sync_free_step(self, step: int, train_loss: list[Tensor] | None) -> None:
+        """:meth:`step` (with the batch drawn inside) as a program that never reads back from the
+        device; with ``cuda_graph`` the first steps run eagerly on a side stream, then one step is
+        captured and every later step replays it."""
+        for name, buffer in self.scale_buffers.items():
+            value = self.recipe.regularizers[name](step, self.schedule_state)
+            if isinstance(value, Tensor):
+                buffer.copy_(value)
+            else:
+                buffer.fill_(value)
+        if not self.capture:
+            mse = self._sync_free_update(step)
+        else:
+            self.step_tensor.fill_(step)
+            if self.graph is None and step >= _GRAPH_WARMUP_STEPS:
+                self._capture()
+            if self.graph is not None:
+                self.graph.replay()
+                assert self.graph_mse is not None
+                mse = self.graph_mse
+            else:
+                # cuBLAS and autograd set themselves up on first use; capture needs that done, on a
+                # side stream (torch.cuda.graphs' documented warm-up).
+                if self.warmup_stream is None:
+                    self.warmup_stream = torch.cuda.Stream(self.device)
+                self.warmup_stream.wait_stream(torch.cuda.current_stream(self.device))
+                with torch.cuda.stream(self.warmup_stream):
+                    mse = self._sync_free_update(self.step_tensor)
+                torch.cuda.current_stream(self.device).wait_stream(self.warmup_stream)
+        if train_loss is not None:
+            train_loss.append(mse.detach().clone())  # the graph's output is overwritten by the next replay
+        for hook in self.recipe.hooks:
+            hook.after_step(step, self.model, self.context)
+
+    def _capture(self) -> None:
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.graph_mse = self._sync_free_update(self.step_tensor)
+        self.graph = graph  # capturing records the step without running it: the caller replays it
+
+    def _sync_free_update(self, step: int | Tensor) -> Tensor:
+        recipe = self.recipe
+        x, y = self.batch(step)
+        loss, mse = self._loss(x, y, self.scale_buffers)
+        for p in self.params:
+            p.grad = None
+        loss.sum().backward()
+        grads = [p.grad for p in self.params]
+        finite = torch.isfinite(
+            torch.cat([loss.detach()[:, None]] + [g.flatten(1) for g in grads], 1)
+        ).all(dim=1)
+        if recipe.clip_grad_value is not None:
+            torch._foreach_clamp_min_(grads, -recipe.clip_grad_value)
+            torch._foreach_clamp_max_(grads, recipe.clip_grad_value)
+        if recipe.clip_grad_norm is not None:
+            self._clip_norm_per_run(recipe.clip_grad_norm)
+        newly_diverged = self.alive & ~finite
+        self.diverged_on_device.copy_(torch.where(newly_diverged, step, self.diverged_on_device))
+        self.alive &= finite
+        frozen = ~self.alive | self.stopped
+        keep = [p.detach().clone() for p in self.params]
+        self.optimizer.step()
+        with torch.no_grad():
+            for p, old in zip(self.params, keep):
+                p.copy_(torch.where(frozen.view(-1, *([1] * (p.dim() - 1))), old, p))
+            for layer in self.projecting:
+                layer.project_()
+        return mse
+
+    def sync_divergence(self) -> None:
+        """Bring the device's divergence record to the host (at evaluations and at the end)."""
+        if self.sync_free:
+            self.diverged_at = self.diverged_on_device.cpu()
+            self.any_frozen = self.any_frozen or bool((self.diverged_at >= 0).any())
+
     def _clip_norm_per_run(self, max_norm: float) -> None:
         squares = sum(p.grad.square().flatten(1).sum(dim=1) for p in self.params)
         coef = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)  # as clip_grad_norm_
@@ -337,6 +448,7 @@ def train(
     dtype: torch.dtype = torch.float32,
     progress: Callable[[int], None] | None = None,
     compile: bool | str = False,
+    cuda_graph: bool = False,
 ) -> TrainOutput:
     """Train one run per seed, all at once, and score every run against ``threshold``.
 
@@ -351,10 +463,18 @@ def train(
     ``torch.compile``: per-step overhead falls, at a one-off compile cost of seconds to tens of
     seconds, so it pays for long runs. Results agree with eager mode to rounding, not bit for bit.
     ``True`` means torch's default backend (Inductor); a string names another backend.
+
+    ``cuda_graph`` (CUDA only) captures the whole update — drawing the batch, forward, backward,
+    divergence test, Adam, projections — as one CUDA graph after three ordinary steps, and replays
+    it: one launch per step instead of a hundred or more. Results equal the uncaptured step's bit
+    for bit. It needs Adam with one learning rate and no ``compile``; divergence is read back at
+    evaluations only, so a batch whose runs have all frozen stops at the next evaluation (their
+    ``train_loss`` rows up to it hold values, not NaN).
     """
     group = RunGroup(task, tuple(seeds), threshold)
     (out,) = train_groups(
-        spec, [group], recipe, device=device, dtype=dtype, progress=progress, compile=compile
+        spec, [group], recipe, device=device, dtype=dtype, progress=progress, compile=compile,
+        cuda_graph=cuda_graph,
     )
     return out
 
@@ -368,6 +488,7 @@ def train_groups(
     dtype: torch.dtype = torch.float32,
     progress: Callable[[int], None] | None = None,
     compile: bool | str = False,
+    cuda_graph: bool = False,
 ) -> list[TrainOutput]:
     """Train the runs of several tasks of one shape in one batch; one :class:`TrainOutput` per group.
 
@@ -377,10 +498,33 @@ def train_groups(
     rounding: vectorised kernels may round a value differently at another position in the batch.
     Fewer, larger batches pay where per-step overhead dominates (a GPU, or a few seeds per cell).
     Each output's ``wall_time_s`` and ``seed_iterations_per_second`` are those of the whole call;
-    ``progress(n)`` counts updates of the whole batch, as in :func:`train`.
+    ``progress(n)`` counts updates of the whole batch, as in :func:`train`; ``compile`` and
+    ``cuda_graph`` as there.
     """
+    return _train_groups(
+        spec, groups, recipe, device=device, dtype=dtype, progress=progress, compile=compile,
+        cuda_graph=cuda_graph,
+    )
+
+
+def _train_groups(
+    spec: ModelSpec,
+    groups: Sequence[RunGroup],
+    recipe: TrainRecipe,
+    *,
+    device: Any,
+    dtype: torch.dtype,
+    progress: Callable[[int], None] | None,
+    compile: bool | str,
+    cuda_graph: bool,
+    sync_free: bool = False,
+) -> list[TrainOutput]:
+    """:func:`train_groups`; ``sync_free`` runs the graph's step uncaptured (any device; tests)."""
     start_time = time.perf_counter()
-    state = _BatchedTraining(spec, groups, recipe, device=device, dtype=dtype, compile=compile)
+    state = _BatchedTraining(
+        spec, groups, recipe, device=device, dtype=dtype, compile=compile, cuda_graph=cuda_graph,
+        sync_free=sync_free,
+    )
     runs = len(state.seeds)
     train_loss: list[Tensor] | None = [] if recipe.record_train_loss else None
     for hook in recipe.hooks:
@@ -390,6 +534,12 @@ def train_groups(
 
     for step in range(recipe.iterations + 1):
         if step % recipe.eval_every == 0 or step == recipe.iterations:
+            if state.sync_free:
+                # Divergence is only read back here: a sync-free batch whose runs have all frozen
+                # stops at this evaluation rather than at the next step (the ordinary loop's exit).
+                state.sync_divergence()
+                if state.any_frozen and not bool((state.alive & ~state.stopped).any()):
+                    break
             values = state.evaluate(step)
             if recipe.early_stop_after is not None:
                 solved = values[1] < state.thresholds
@@ -404,12 +554,20 @@ def train_groups(
                 last_reported = step
         if step == recipe.iterations:
             break
-        if state.any_frozen and not bool((state.alive & ~state.stopped).any()):
+        evaluated = step % recipe.eval_every == 0
+        # (Sync-free: the device is asked only at evaluations, where the host state is current.)
+        if (evaluated or not state.sync_free) and state.any_frozen and not bool(
+            (state.alive & ~state.stopped).any()
+        ):
             break
+        if state.sync_free:
+            state.sync_free_step(step, train_loss)
+            continue
         x, y = state.batch(step)
         state.step(step, x, y, train_loss)
     if progress is not None and recipe.iterations > last_reported:
         progress(recipe.iterations - last_reported)
+    state.sync_divergence()
     wall = time.perf_counter() - start_time
     results = _score(state, recipe.iterations)
     total_updates = sum(r.iterations for r in results)
