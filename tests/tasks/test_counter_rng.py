@@ -171,3 +171,29 @@ def test_step_bases_numpy_and_torch_agree() -> None:
         np_bases = cr.step_bases(keys, step).view(np.int64)
         torch_bases = cr.step_bases_torch(cr.keys_to_torch(keys), step).numpy()
         assert np.array_equal(np_bases, torch_bases)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_tensor_step_draws_the_same_batch(device: str) -> None:
+    """A 0-d int64 step on the device (what a captured CUDA graph feeds) gives the int step's bits."""
+    from nalm.tasks.static import StaticArithmeticTask, TrainStream
+
+    keys = cr.run_keys([0, 3, 2**31])
+    for step in (0, 1, 12345, 2**40 + 3):
+        on_host = cr.step_bases_torch(cr.keys_to_torch(keys, device), step)
+        on_device = cr.step_bases_torch(cr.keys_to_torch(keys, device), torch.tensor(step, device=device))
+        assert torch.equal(on_host, on_device)
+    for dtype in (torch.float32, torch.float64):
+        stream = TrainStream(StaticArithmeticTask("mul", input_size=10), [1, 2], device=device,
+                             dtype=dtype, backend="torch")
+        for step in (0, 7):
+            x, y = stream(step, 8)
+            xt, yt = stream(torch.tensor(step, device=device), 8)
+            assert torch.equal(x, xt) and torch.equal(y, yt)
+    numba_stream = cr.UniformStream([1], 4, [0.0], [1.0], [[0]], [[2]], backend="auto")
+    if numba_stream.backend == "numba":
+        with pytest.raises(ValueError, match="torch backend"):
+            numba_stream(torch.tensor(0), 2)
