@@ -32,6 +32,8 @@ TASK = StaticArithmeticTask("mul", input_size=100)
 class PoisonedTask:
     """The static task, with one run's targets NaN from ``from_step`` on (decided on the device)."""
 
+    device_steps = True
+
     def __init__(self, task: StaticArithmeticTask, seed: int, from_step: int) -> None:
         self.task, self.seed, self.from_step = task, seed, from_step
         self.in_features, self.out_features = task.in_features, task.out_features

@@ -61,6 +61,7 @@ def train_and_score(
     dtype: Any = "float32",
     progress: Callable[[int], None] | None = None,
     compile: bool | str = False,
+    cuda_graph: bool = False,
 ) -> tuple[Any, Any]:
     """Train ``seeds`` of one cell at once; returns ``(TrainOutput, ThresholdEstimate | None)``.
 
@@ -78,7 +79,7 @@ def train_and_score(
         threshold = estimate.value
     torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     out = train(spec, task, list(seeds), recipe, threshold=threshold, device=device,
-                dtype=torch_dtype, progress=progress, compile=compile)
+                dtype=torch_dtype, progress=progress, compile=compile, cuda_graph=cuda_graph)
     return out, estimate
 
 
@@ -209,6 +210,7 @@ def run_cells(
     echo: Callable[[str], None] | None = None,
     compile: bool | str = False,
     group_runs: int | None = None,
+    cuda_graph: bool = False,
 ) -> BenchResult:
     """Train every cell's missing seeds and store them; see the module docstring.
 
@@ -217,7 +219,9 @@ def run_cells(
 
     ``device`` and ``compile`` (``train(..., compile=True)``) change how runs execute, not what
     they compute (results agree to rounding), so neither is part of a run's identity: a run stored
-    by one setting is skipped under the other.
+    by one setting is skipped under the other. ``cuda_graph`` (bit-identical to uncaptured steps)
+    applies to the batches that support it (see ``cuda_graph_unsupported``); the others train
+    without it.
     """
     from tqdm import tqdm
 
@@ -249,7 +253,7 @@ def run_cells(
             for batch in _batches([(c, m) for c, m in todo if m], group_runs):
                 bar.set_postfix_str(" + ".join(c.id for c, _ in batch), refresh=True)
                 target = bar.n + sum(len(m) * c.iterations for c, m in batch)
-                done = _run_batch(store, batch, device, bar, threshold, compile)
+                done = _run_batch(store, batch, device, bar, threshold, compile, cuda_graph)
                 if bar.n < target:
                     bar.update(target - bar.n)
                 for outcome in done:
@@ -286,12 +290,13 @@ def _batches(
 
 def _run_batch(
     store: Any, batch: Sequence[tuple[Cell, tuple[int, ...]]], device: str, bar: Any,
-    threshold: Callable[[Any, str], float], compile: bool | str = False,
+    threshold: Callable[[Any, str], float], compile: bool | str = False, cuda_graph: bool = False,
 ) -> list[CellOutcome]:
     """Train one batch of cells (one ``train_groups`` call) and write each cell in turn."""
     import torch
 
     from nalm.training import RunGroup, train_groups
+    from nalm.training.trainer import cuda_graph_unsupported
 
     t0 = time.perf_counter()
     first = batch[0][0]
@@ -302,9 +307,10 @@ def _run_batch(
             for p in cell.policies:
                 thresholds[cell.id][p] = threshold(cell.task, p)
         groups = [RunGroup(c.task, m, thresholds[c.id][c.policies[0]]) for c, m in batch]
+        graph = cuda_graph and cuda_graph_unsupported(groups, first.recipe) is None
         outs = train_groups(
             first.spec, groups, first.recipe, device=device, dtype=getattr(torch, first.dtype),
-            progress=lambda n: bar.update(n * total_runs), compile=compile,
+            progress=lambda n: bar.update(n * total_runs), compile=compile, cuda_graph=graph,
         )
         results = [out.runs for out in outs]
         wall, rate, error = outs[0].wall_time_s, outs[0].seed_iterations_per_second, None

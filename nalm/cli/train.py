@@ -32,6 +32,7 @@ def run_cell(
     dtype: str,
     progress: Any = None,
     compile: bool = False,
+    cuda_graph: bool = False,
 ) -> dict[str, Any]:
     """Build the task, model and recipe of one cell, train it, and summarise it as a dict.
 
@@ -72,7 +73,7 @@ def run_cell(
         )
     out, estimate = train_and_score(
         spec, task, seeds, recipe, threshold_policy=threshold_policy, device=device, dtype=dtype,
-        progress=progress, compile=compile,
+        progress=progress, compile=compile, cuda_graph=cuda_graph,
     )
     return {
         "model": spec.describe(),
@@ -138,6 +139,11 @@ def _format(summary: dict[str, Any]) -> str:
     help="Compile the training step with torch.compile: less per-step overhead after a one-off "
     "compile of seconds to a minute; pays for long runs. Results agree with eager mode to rounding.",
 )
+@click.option(
+    "--cuda-graph", "cuda_graph", is_flag=True,
+    help="CUDA only: capture the whole update as one CUDA graph and replay it; same results bit "
+    "for bit, several times faster where kernel launches dominate (hundreds of runs).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train(
     unit: str,
@@ -156,6 +162,7 @@ def train(
     device: str,
     dtype: str,
     compile_step: bool,
+    cuda_graph: bool,
     as_json: bool,
 ) -> None:
     """Train SEEDS runs of one cell at once and report its success rate.
@@ -177,6 +184,10 @@ def train(
         raise ConfigError(f"--hidden: must be at least 1, got {hidden}")
     if lr is not None and not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"--lr: must be positive and finite, got {lr}")
+    if cuda_graph and not device.startswith("cuda"):
+        raise ConfigError("--cuda-graph: needs a CUDA --device")
+    if cuda_graph and compile_step:
+        raise ConfigError("--cuda-graph: cannot be combined with --compile; choose one")
     if device.startswith("cuda"):
         import torch
 
@@ -203,5 +214,6 @@ def train(
             dtype=dtype,
             progress=bar.update,
             compile=compile_step,
+            cuda_graph=cuda_graph,
         )
     click.echo(json.dumps(summary, indent=2) if as_json else _format(summary))

@@ -3,6 +3,10 @@
 Tasks know nothing of models. A task is an immutable, validated config object; its data are a
 pure function of (task config, run seed, step), so a run's data stream does not depend on which
 other runs it is trained beside.
+
+A task may also declare ``device_steps = True``: its ``train_batch`` then accepts the step as a 0-d
+int64 tensor on the device and draws without reading it back on the host, which is what a CUDA
+graph replaying the whole update needs (``train(..., cuda_graph=True)``). Absent means False.
 """
 
 from __future__ import annotations

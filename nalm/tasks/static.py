@@ -255,6 +255,7 @@ class StaticArithmeticTask:
     allow_zero_denominator: bool = False
 
     name: ClassVar[str] = "static"
+    device_steps: ClassVar[bool] = True  # train_batch takes a device step tensor (CUDA graphs)
     #: Threshold policy used when none is given (see :func:`nalm.metrics.success_threshold`).
     default_threshold_policy: ClassVar[str] = "madsen_r"
 

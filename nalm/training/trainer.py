@@ -171,10 +171,12 @@ class _BatchedTraining:
         if self.sync_free:
             if compile:
                 raise ConfigError("cuda_graph: cannot be combined with compile")
-            if not getattr(self.optimizer, "capturable", False):
-                raise ConfigError(
-                    "cuda_graph: needs the Adam optimizer with one learning rate for all runs"
-                )
+            # (Uncaptured, the step stays a host int: any task will do.)
+            reason = cuda_graph_unsupported(self.groups if self.capture else [], recipe)
+            if reason is None and not getattr(self.optimizer, "capturable", False):
+                reason = "this torch has no fused Adam kernel"  # the unfused one reads its step on the host
+            if reason is not None:
+                raise ConfigError(f"cuda_graph: {reason}")
             self.diverged_on_device = torch.full((runs,), -1, dtype=torch.long, device=self.device)
             self.step_tensor = torch.zeros((), dtype=torch.long, device=self.device)
             self.scale_buffers = (
@@ -421,6 +423,16 @@ class _BatchedTraining:
         coef = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)  # as clip_grad_norm_
         for p in self.params:
             p.grad.mul_(coef.view(-1, *([1] * (p.dim() - 1))))
+
+
+def cuda_graph_unsupported(groups: Sequence[RunGroup], recipe: TrainRecipe) -> str | None:
+    """Why these runs cannot be trained with ``cuda_graph=True``, or None when they can."""
+    if recipe.optimizer.name != "adam" or isinstance(recipe.optimizer.lr, tuple):
+        return "needs the Adam optimizer with one learning rate for all runs"
+    for group in groups:
+        if not getattr(group.task, "device_steps", False):
+            return f"task {type(group.task).__name__} draws its batches from a host-side step"
+    return None
 
 
 def _own_code(method: Callable[..., Any]) -> Callable[..., Any]:

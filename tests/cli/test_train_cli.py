@@ -70,6 +70,10 @@ def test_compile_flag_trains_the_same_cell() -> None:
         (["--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--seeds", "0"], "--seeds"),
         (["--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--lr", "-1"], "--lr"),
         (["--unit", "nau", "--op", "root", "--interp", "-2,-1", "--extrap", "2,6"], "root"),
+        (["--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--cuda-graph"],
+         "--cuda-graph"),
+        (["--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--cuda-graph",
+          "--compile", "--device", "cuda"], "--cuda-graph"),
     ],
 )
 def test_bad_input_one_line_exit_2(args, needle) -> None:

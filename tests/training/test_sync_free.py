@@ -91,3 +91,13 @@ def test_cuda_graph_refuses_what_it_cannot_capture() -> None:
     with pytest.raises(ConfigError, match="compile"):
         _train_groups(SPEC, groups, RECIPE, device="cpu", dtype=torch.float32, progress=None,
                       compile=True, cuda_graph=False, sync_free=True)
+
+
+def test_which_runs_a_cuda_graph_can_train() -> None:
+    from nalm.training.trainer import cuda_graph_unsupported
+
+    static = [RunGroup(StaticArithmeticTask("mul", input_size=10), (0,), 1e-3)]
+    assert cuda_graph_unsupported(static, RECIPE) is None
+    assert "host-side step" in cuda_graph_unsupported([RunGroup(SeededTask(), (0,), 1e-6)], RECIPE)
+    sgd = TrainRecipe(**{**RECIPE.__dict__, "optimizer": OptimizerSpec("sgd", 1e-2)})
+    assert "Adam" in cuda_graph_unsupported(static, sgd)
