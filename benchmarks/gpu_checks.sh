@@ -21,12 +21,14 @@ step() {
     echo "== $name: exit ${PIPESTATUS[0]}, $((SECONDS - t0)) s"
 }
 
-# Seconds each took on one H100 (2026-11-26): 52, 60, 40, 75, 5, 23, ~90 — about 6 minutes in all.
+# Seconds each took on one H100 (2026-11-26): 52, 60, 40, 75, 5, 23, ~90 — about 6 minutes in all;
+# check_cuda_graph and the --cuda-graph rows of the grouping steps added ~90 s on an H200.
 step check_trainer 100 python3 benchmarks/check_cuda_trainer.py
-step grouping 120 python3 benchmarks/bench_grouping.py madsen2020 --profile full \
-    --only 'block=main,model=NMU|NAU' --iterations 600 --group-runs 1000 --device cuda
+step check_cuda_graph 120 python3 benchmarks/check_cuda_graph.py --sizes 100,1000 --iterations 1000
+step grouping 170 python3 benchmarks/bench_grouping.py madsen2020 --profile full \
+    --only 'block=main,model=NMU|NAU' --iterations 600 --group-runs 1000 --device cuda --cuda-graph
 step grouping_primer 90 python3 benchmarks/bench_grouping.py primer2022 --profile full \
-    --only 'block=addsub,model=NAU|NAC+' --iterations 300 --group-runs 1000 --device cuda
+    --only 'block=addsub,model=NAU|NAC+' --iterations 300 --group-runs 1000 --device cuda --cuda-graph
 # Eager only: with --compile (three sizes, two modes) this needs more than 3 minutes.
 step bench_trainer 150 python3 benchmarks/bench_trainer.py --device cuda --sizes 1000,10000 \
     --iterations 1000

@@ -317,11 +317,7 @@ class _BatchedTraining:
             finite = torch.isfinite(
                 torch.cat([loss.detach()[:, None]] + [g.flatten(1) for g in grads], 1)
             ).all(dim=1)
-        if recipe.clip_grad_value is not None:
-            torch._foreach_clamp_min_(grads, -recipe.clip_grad_value)
-            torch._foreach_clamp_max_(grads, recipe.clip_grad_value)
-        if recipe.clip_grad_norm is not None:
-            self._clip_norm_per_run(recipe.clip_grad_norm)
+        self._clip(grads)
         if finite is not None:
             newly_diverged = self.alive & ~finite
             if bool(newly_diverged.any()):
@@ -334,9 +330,7 @@ class _BatchedTraining:
         self.optimizer.step()
         with torch.no_grad():
             if self.any_frozen:
-                for p, old in zip(self.params, keep):
-                    mask = frozen.view(-1, *([1] * (p.dim() - 1)))
-                    p.copy_(torch.where(mask, old, p))
+                self._restore(keep, frozen)
             for layer in self.projecting:
                 layer.project_()
         for hook in recipe.hooks:
@@ -384,7 +378,8 @@ class _BatchedTraining:
         self.graph = graph  # capturing records the step without running it: the caller replays it
 
     def _sync_free_update(self, step: int | Tensor) -> Tensor:
-        recipe = self.recipe
+        """The update of :meth:`step` with every host decision replaced by a device-side mask: the
+        exact per-run finiteness test always, and the freeze of diverged/stopped runs always."""
         x, y = self.batch(step)
         loss, mse = self._loss(x, y, self.scale_buffers)
         for p in self.params:
@@ -394,11 +389,7 @@ class _BatchedTraining:
         finite = torch.isfinite(
             torch.cat([loss.detach()[:, None]] + [g.flatten(1) for g in grads], 1)
         ).all(dim=1)
-        if recipe.clip_grad_value is not None:
-            torch._foreach_clamp_min_(grads, -recipe.clip_grad_value)
-            torch._foreach_clamp_max_(grads, recipe.clip_grad_value)
-        if recipe.clip_grad_norm is not None:
-            self._clip_norm_per_run(recipe.clip_grad_norm)
+        self._clip(grads)
         newly_diverged = self.alive & ~finite
         self.diverged_on_device.copy_(torch.where(newly_diverged, step, self.diverged_on_device))
         self.alive &= finite
@@ -406,8 +397,7 @@ class _BatchedTraining:
         keep = [p.detach().clone() for p in self.params]
         self.optimizer.step()
         with torch.no_grad():
-            for p, old in zip(self.params, keep):
-                p.copy_(torch.where(frozen.view(-1, *([1] * (p.dim() - 1))), old, p))
+            self._restore(keep, frozen)
             for layer in self.projecting:
                 layer.project_()
         return mse
@@ -417,6 +407,20 @@ class _BatchedTraining:
         if self.sync_free:
             self.diverged_at = self.diverged_on_device.cpu()
             self.any_frozen = self.any_frozen or bool((self.diverged_at >= 0).any())
+
+    def _clip(self, grads: list[Tensor]) -> None:
+        """The recipe's gradient clipping, in place: by value, and/or by each run's own norm."""
+        if self.recipe.clip_grad_value is not None:
+            torch._foreach_clamp_min_(grads, -self.recipe.clip_grad_value)
+            torch._foreach_clamp_max_(grads, self.recipe.clip_grad_value)
+        if self.recipe.clip_grad_norm is not None:
+            self._clip_norm_per_run(self.recipe.clip_grad_norm)
+
+    @torch.no_grad()
+    def _restore(self, keep: list[Tensor], frozen: Tensor) -> None:
+        """Put back the parameters of ``frozen`` runs (a bool mask ``[S]``) from ``keep``."""
+        for p, old in zip(self.params, keep):
+            p.copy_(torch.where(frozen.view(-1, *([1] * (p.dim() - 1))), old, p))
 
     def _clip_norm_per_run(self, max_norm: float) -> None:
         squares = sum(p.grad.square().flatten(1).sum(dim=1) for p in self.params)
