@@ -41,6 +41,18 @@ TASK = StaticArithmeticTask("mul", input_size=100)
 SPEC = ModelSpec(("nau", "nmu"), in_features=100, out_features=1, hidden=2)
 
 
+def _rate(work: float, seconds: float) -> float:
+    """``work / seconds``, or NaN when the longer run was not the slower one: then something else
+    took the machine during the shorter run, and the difference measures nothing (such a pair once
+    gave a "ratio" of 7e11). NaN measurements are left out of the medians and counted."""
+    return work / seconds if seconds > 0 else float("nan")
+
+
+def _median(values) -> float:
+    finite = [v for v in values if v == v]
+    return statistics.median(finite) if finite else float("nan")
+
+
 def reference_style(iterations: int, seed: int = 0) -> float:
     """Wall time of one seed trained the one-run-per-process way."""
     torch.manual_seed(seed)
@@ -82,7 +94,7 @@ def reference_rate(iterations: int) -> float:
         long = reference_style(iterations // 4 + iterations)
     finally:
         torch.set_num_threads(threads)
-    return iterations / max(long - short, 1e-9)
+    return _rate(iterations, long - short)
 
 
 def nalm_rate(runs: int, iterations: int, device: str = "cpu", compile: bool = False) -> tuple[float, float]:
@@ -101,7 +113,7 @@ def steady_rate(runs: int, iterations: int, device: str = "cpu", compile: bool =
     """Seed-iterations/s with set-up excluded: the difference of two run lengths, as for (a)."""
     _, short = nalm_rate(runs, iterations // 4, device, compile)
     _, long = nalm_rate(runs, iterations // 4 + iterations, device, compile)
-    return runs * iterations / max(long - short, 1e-9)
+    return _rate(runs * iterations, long - short)
 
 
 def main() -> None:
@@ -149,22 +161,25 @@ def main() -> None:
             base = (before + after) / 2  # the loop's rate around this measurement
             rates[(runs, compiled)].append((steady, steady / base, rate, rate / base, wall))
             before = after
-    base = statistics.median(base_rates)
+    base = _median(base_rates)
     print(f"(a) reference style, 1 run/process, CPU: median {base:10.0f} iterations/s over "
           f"{len(base_rates)} measurements ({min(base_rates):.0f}-{max(base_rates):.0f})")
     print("(b) nalm trainer, seed-iterations/s and ratio to (a) measured around it; 'steady' excludes")
     print("    set-up (and compiling) as (a) does; 'wall' is one train() call of --iterations, set-up")
     print("    included (eager only)")
     for (runs, compiled), values in rates.items():
-        steady = statistics.median(v[0] for v in values)
-        ratio = statistics.median(v[1] for v in values)
+        steady = _median(v[0] for v in values)
+        ratio = _median(v[1] for v in values)
+        invalid = sum(v[1] != v[1] for v in values)
         spread = f" (ratios {', '.join(f'{v[1]:.1f}' for v in values)})" if args.repeats > 1 else ""
         line = (f"    S={runs:5d} {args.device} {'compiled' if compiled else 'eager   '}: steady "
                 f"{steady:10.0f} = {ratio:6.1f}x{spread}")
+        if invalid:
+            line += f" [{invalid} invalid pair(s) left out: the longer run was not slower]"
         if not compiled:
-            wall_rate = statistics.median(v[2] for v in values)
-            line += (f"; wall {wall_rate:10.0f} = {statistics.median(v[3] for v in values):6.1f}x "
-                     f"({statistics.median(v[4] for v in values):.1f} s)")
+            wall_rate = _median(v[2] for v in values)
+            line += (f"; wall {wall_rate:10.0f} = {_median(v[3] for v in values):6.1f}x "
+                     f"({_median(v[4] for v in values):.1f} s)")
         if compiled:
             line += f"; first call (compiling, 20 steps) {compile_seconds[runs]:.1f} s"
         print(line)
