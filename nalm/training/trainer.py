@@ -143,11 +143,10 @@ class _BatchedTraining:
             ]
             for split in ("interpolation", "extrapolation")
         }
-        # Several groups: their batches are drawn by one prepared plan (shared draws where possible).
-        self.grouped_stream = (
-            GroupedTrainStream([(g.task, g.seeds) for g in self.groups], device=self.device, dtype=dtype)
-            if len(self.groups) > 1
-            else None
+        # One prepared plan draws every group's batch (shared draws where possible), into the same
+        # buffers at every step: a batch is used up by its step before the next one is drawn.
+        self.stream = GroupedTrainStream(
+            [(g.task, g.seeds) for g in self.groups], device=self.device, dtype=dtype, reuse_output=True
         )
         self.layers = [m for m in self.model.modules() if isinstance(m, ArithmeticUnit)]
         # Only layers that override the contract's no-op methods are called in the hot loop.
@@ -194,12 +193,10 @@ class _BatchedTraining:
             self.loss_function = self._loss
 
     # -- data -------------------------------------------------------------------------------
-    def batch(self, step: int) -> tuple[Tensor, Tensor]:
-        """Every run's training batch at ``step``; groups' batches are concatenated in order."""
-        if self.grouped_stream is None:
-            g = self.groups[0]
-            return g.task.train_batch(g.seeds, step, self.recipe.batch_size, device=self.device, dtype=self.dtype)
-        return self.grouped_stream(step, self.recipe.batch_size)
+    def batch(self, step: int | Tensor) -> tuple[Tensor, Tensor]:
+        """Every run's training batch at ``step``; groups' batches are concatenated in order.
+        Valid until the next call (the stream refills the same buffers)."""
+        return self.stream(step, self.recipe.batch_size)
 
     # -- evaluation -------------------------------------------------------------------------
     @torch.no_grad()

@@ -124,3 +124,26 @@ def test_a_prepared_grouped_stream_draws_every_step_like_each_task() -> None:
         alone = [task.train_batch(seeds, step, 4, dtype=torch.float64) for task, seeds in PARTS]
         assert torch.equal(x, torch.cat([a for a, _ in alone]))
         assert torch.equal(y, torch.cat([b for _, b in alone]))
+
+
+@pytest.mark.parametrize("parts", [PARTS, [(ADD, (0, 1, 2))], [(ADD, (0, 1)), (dataclasses.replace(ADD, interpolation_range=((2.0, 3.0),)), (4,))]])
+def test_a_stream_that_reuses_its_buffers_draws_the_same_batches(parts) -> None:
+    from nalm.tasks import GroupedTrainStream
+
+    fresh = GroupedTrainStream(parts)
+    reusing = GroupedTrainStream(parts, reuse_output=True)
+    previous = None
+    for step in (0, 1, 9):
+        x, y = reusing(step, 4)
+        want_x, want_y = fresh(step, 4)
+        assert torch.equal(x, want_x) and torch.equal(y, want_y)
+        if previous is not None and len(parts) == 1 and counter_rng.numba_available():
+            # The contract: a batch is valid until the next call (the same memory is refilled).
+            assert previous.data_ptr() == x.data_ptr()
+        previous = x
+    # The shared cache behind train_batch is not the reusing stream's: its batches stay intact.
+    task, seeds = parts[0]
+    held = task.train_batch(seeds, 0, 4)[0]
+    copy = held.clone()
+    reusing(1, 4)
+    assert torch.equal(held, copy)
