@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 import types
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -185,6 +186,7 @@ class _BatchedTraining:
             )
             self.graph: Any = None
             self.graph_mse: Tensor | None = None
+            self.capture_failed = False
             self.warmup_stream: Any = None
         if compile:
             backend = compile if isinstance(compile, str) else "inductor"
@@ -348,12 +350,14 @@ class _BatchedTraining:
             mse = self._sync_free_update(step)
         else:
             self.step_tensor.fill_(step)
-            if self.graph is None and step >= _GRAPH_WARMUP_STEPS:
+            if self.graph is None and not self.capture_failed and step >= _GRAPH_WARMUP_STEPS:
                 self._capture()
             if self.graph is not None:
                 self.graph.replay()
                 assert self.graph_mse is not None
                 mse = self.graph_mse
+            elif self.capture_failed:
+                mse = self._sync_free_update(self.step_tensor)
             else:
                 # cuBLAS and autograd set themselves up on first use; capture needs that done, on a
                 # side stream (torch.cuda.graphs' documented warm-up).
@@ -370,9 +374,21 @@ class _BatchedTraining:
 
     def _capture(self) -> None:
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self.graph_mse = self._sync_free_update(self.step_tensor)
-        self.graph = graph  # capturing records the step without running it: the caller replays it
+        try:
+            with torch.cuda.graph(graph):
+                mse = self._sync_free_update(self.step_tensor)
+        except RuntimeError as error:
+            # Something in this model's update reads back to the host while capturing (e.g.
+            # torch.prod's backward tests its input for zeros: NMU over > 2 inputs, iNALU). Nothing
+            # was executed, so training goes on uncaptured: the same bits, without the speed-up.
+            self.capture_failed = True
+            for p in self.params:
+                p.grad = None
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            warnings.warn(f"cuda_graph: this update cannot be captured ({reason}); training it "
+                          "without a graph", RuntimeWarning, stacklevel=2)
+            return
+        self.graph, self.graph_mse = graph, mse  # capture records the step without running it
 
     def _sync_free_update(self, step: int | Tensor) -> Tensor:
         """The update of :meth:`step` with every host decision replaced by a device-side mask: the
