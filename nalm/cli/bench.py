@@ -55,7 +55,9 @@ def resolve_group_runs(group_runs: int | None, device: str) -> int | None:
               help="With --device cuda: capture each batch's whole update as one CUDA graph and "
               "replay it (same results bit for bit; several times faster where launches dominate, "
               "e.g. 10.7x at 100 runs and 3.3x at 1,000 on an H200). Batches it cannot capture "
-              "(other optimisers, per-run learning rates) train without it.")
+              "(other optimisers, per-run learning rates, tasks without device steps) train "
+              "without it; models whose backward reads back to the host (NMU over > 2 inputs, "
+              "iNALU) fail with an error: rerun those cells without the flag.")
 @click.option("--group-runs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Train cells of one shape (same network, recipe, dtype, iterations; e.g. one "
               "model on several ops or ranges) together, up to N runs per batch. Pays where "

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 import types
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -186,7 +185,6 @@ class _BatchedTraining:
             )
             self.graph: Any = None
             self.graph_mse: Tensor | None = None
-            self.capture_failed = False
             self.warmup_stream: Any = None
         if compile:
             backend = compile if isinstance(compile, str) else "inductor"
@@ -350,14 +348,12 @@ class _BatchedTraining:
             mse = self._sync_free_update(step)
         else:
             self.step_tensor.fill_(step)
-            if self.graph is None and not self.capture_failed and step >= _GRAPH_WARMUP_STEPS:
+            if self.graph is None and step >= _GRAPH_WARMUP_STEPS:
                 self._capture()
             if self.graph is not None:
                 self.graph.replay()
                 assert self.graph_mse is not None
                 mse = self.graph_mse
-            elif self.capture_failed:
-                mse = self._sync_free_update(self.step_tensor)
             else:
                 # cuBLAS and autograd set themselves up on first use; capture needs that done, on a
                 # side stream (torch.cuda.graphs' documented warm-up).
@@ -378,16 +374,15 @@ class _BatchedTraining:
             with torch.cuda.graph(graph):
                 mse = self._sync_free_update(self.step_tensor)
         except RuntimeError as error:
-            # Something in this model's update reads back to the host while capturing (e.g.
-            # torch.prod's backward tests its input for zeros: NMU over > 2 inputs, iNALU). Nothing
-            # was executed, so training goes on uncaptured: the same bits, without the speed-up.
-            self.capture_failed = True
-            for p in self.params:
-                p.grad = None
+            # Something in this model's update reads back to the host (torch.prod's backward tests
+            # its input for zeros: an NMU over > 2 inputs, iNALU's sign). Training on after a failed
+            # capture is not safe with torch 2.11 (a run of the Gated model then turned to NaN: the
+            # allocator keeps serving the abandoned graph's memory), so stop, and say what to do.
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            warnings.warn(f"cuda_graph: this update cannot be captured ({reason}); training it "
-                          "without a graph", RuntimeWarning, stacklevel=2)
-            return
+            raise RuntimeError(
+                f"cuda_graph: this model's update cannot be captured as a CUDA graph ({reason}); "
+                "train it without cuda_graph"
+            ) from error
         self.graph, self.graph_mse = graph, mse  # capture records the step without running it
 
     def _sync_free_update(self, step: int | Tensor) -> Tensor:
