@@ -4,7 +4,7 @@
 #     bash benchmarks/gpu_checks.sh [OUTDIR]      (default: $OUT, else ./gpu-out)
 #
 # Each step has its own time limit (a hang costs that step, not the rest) and its output is kept in
-# OUTDIR/<step>.txt. Needs torch with CUDA, numpy, click, tqdm, scipy, pydantic (the bench extra).
+# OUTDIR/<step>.txt. Needs torch with CUDA, numpy, click, tqdm, scipy, pydantic (all default dependencies of nalm).
 set -u
 out=${1:-${OUT:-gpu-out}}
 mkdir -p "$out"

@@ -1,8 +1,9 @@
 """nalm — neural arithmetic logic modules that learn exact arithmetic and extrapolate.
 
-The unit classes are exported lazily (PEP 562): ``from nalm import NALU`` loads torch, but importing
-a torch-free submodule such as ``nalm.store``, ``nalm.report`` or ``nalm.errors`` does not, so the
-results store, the report and the CLI's light commands run without paying for (or needing) torch.
+Everything below is exported lazily (PEP 562): ``import nalm`` loads neither torch nor numpy, and
+``from nalm import NMU`` loads torch and the units only. Importing a torch-free submodule such as
+``nalm.store``, ``nalm.report`` or ``nalm.errors`` never loads torch, so the results store, the
+report and the CLI's light commands run without paying for it.
 """
 
 from __future__ import annotations
@@ -12,27 +13,91 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+_UNIT_CLASSES = (
+    "NAC", "NACMul", "NALU", "NAU", "NMU", "NACMulSigma", "NACMulNMU", "GatedNAUNMU", "SNMU",
+    "GNALU", "INALU", "NPU", "RealNPU", "NaiveNPU", "NRU", "NMRU", "Linear", "ReLU", "ReLU6",
+)
+
 # public name -> module that defines it; imported on first attribute access
 _LAZY_EXPORTS = {
+    **{name: "nalm.units" for name in _UNIT_CLASSES},
     "ArithmeticUnit": "nalm.units",
     "available_units": "nalm.units",
     "create": "nalm.units",
-    "NAC": "nalm.units.nac",
-    "NACMul": "nalm.units.nac",
-    "NALU": "nalm.units.nalu",
+    # tasks
+    "StaticArithmeticTask": "nalm.tasks",
+    "SingleModuleTask": "nalm.tasks",
+    # training
+    "ModelSpec": "nalm.training",
+    "TrainRecipe": "nalm.training",
+    "OptimizerSpec": "nalm.training",
+    "RunGroup": "nalm.training",
+    "TrainOutput": "nalm.training",
+    "train": "nalm.training",
+    "train_groups": "nalm.training",
+    "default_recipe": "nalm.training.recipes",
+    # scoring
+    "success_threshold": "nalm.metrics",
+    "threshold_estimate": "nalm.metrics",
+    "wilson_interval": "nalm.stats",
+    "success_rate": "nalm.stats",
+    "SuccessRate": "nalm.stats",
+    "RunResult": "nalm.results",
+    "ConfigError": "nalm.errors",
 }
 
-__all__ = ["NAC", "NACMul", "NALU", "ArithmeticUnit", "__version__", "available_units", "create"]
+# submodules reachable as attributes after a bare ``import nalm``
+_SUBMODULES = frozenset(
+    {"units", "functional", "tasks", "training", "metrics", "stats", "results", "errors", "store"}
+)
+
+__all__ = sorted([*_LAZY_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
-    from .units import ArithmeticUnit, available_units, create
-    from .units.nac import NAC, NACMul
-    from .units.nalu import NALU
+    from .errors import ConfigError
+    from .metrics import success_threshold, threshold_estimate
+    from .results import RunResult
+    from .stats import SuccessRate, success_rate, wilson_interval
+    from .tasks import SingleModuleTask, StaticArithmeticTask
+    from .training import (
+        ModelSpec,
+        OptimizerSpec,
+        RunGroup,
+        TrainOutput,
+        TrainRecipe,
+        train,
+        train_groups,
+    )
+    from .training.recipes import default_recipe
+    from .units import (
+        GNALU,
+        INALU,
+        NAC,
+        NALU,
+        NAU,
+        NMRU,
+        NMU,
+        NPU,
+        NRU,
+        SNMU,
+        ArithmeticUnit,
+        GatedNAUNMU,
+        Linear,
+        NACMul,
+        NACMulNMU,
+        NACMulSigma,
+        NaiveNPU,
+        RealNPU,
+        ReLU,
+        ReLU6,
+        available_units,
+        create,
+    )
 
 
 def __getattr__(name: str) -> Any:
-    if name == "units":  # ``import nalm; nalm.units`` worked when the units were imported eagerly
-        return importlib.import_module("nalm.units")
+    if name in _SUBMODULES:
+        return importlib.import_module(f"nalm.{name}")
     module_name = _LAZY_EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'nalm' has no attribute {name!r}")
@@ -42,4 +107,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+    return sorted(set(globals()) | set(_LAZY_EXPORTS) | _SUBMODULES)

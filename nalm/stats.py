@@ -30,6 +30,32 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     return low, high
 
 
+@dataclass(frozen=True)
+class SuccessRate:
+    """Successes out of trials, with the 95 % Wilson interval of the rate."""
+
+    successes: int
+    trials: int
+    low: float
+    high: float
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.trials
+
+    def __str__(self) -> str:
+        return (
+            f"{self.successes}/{self.trials} = {self.rate:.0%} "
+            f"(95% Wilson interval {self.low:.0%}-{self.high:.0%})"
+        )
+
+
+def success_rate(successes: int, trials: int) -> SuccessRate:
+    """The rate ``successes / trials`` with its 95 % Wilson interval."""
+    low, high = wilson_interval(successes, trials)
+    return SuccessRate(int(successes), int(trials), low, high)
+
+
 # --- Madsen & Johansen's fitted means (protocols.md §2.5) -------------------------------------------
 #
 # The papers summarise solved-at by the mean of a maximum-likelihood Gamma fit and the sparsity error by

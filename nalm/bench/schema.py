@@ -66,7 +66,7 @@ Format (all keys are checked; unknown keys are errors)::
     batch_size = 100                 # optional
     published = { source = "madsen2020", task = "static-100", table = "appendix-all" }
 
-pydantic is imported here, so this module is loaded only by the benchmark (``nalm[bench]``).
+pydantic is imported here, so this module is loaded only by the benchmark, never by ``import nalm``.
 """
 
 from __future__ import annotations

@@ -112,8 +112,8 @@ def _fit(fn: Any, values: Sequence[float]) -> tuple[MeanEstimate | None, str]:
         return None, ""
     try:
         return fn(values), ""
-    except ImportError:  # scipy is the optional `bench` extra; the arithmetic columns still stand
-        return None, "fitted means need scipy (pip install 'nalm[bench]')"
+    except ImportError:  # scipy is a default dependency; a stripped install keeps the plain columns
+        return None, "fitted means need scipy (pip install scipy)"
 
 
 def summarize_cell(

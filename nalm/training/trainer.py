@@ -33,6 +33,7 @@ from torch.func import functional_call
 
 from nalm.errors import ConfigError
 from nalm.results import LearningCurve, RunResult
+from nalm.stats import SuccessRate, success_rate
 from nalm.tasks import GroupedTrainStream, Task
 from nalm.units import ArithmeticUnit
 from nalm.metrics import score_curves
@@ -66,6 +67,10 @@ class TrainOutput:
     wall_time_s: float
     seed_iterations_per_second: float
     train_loss: Tensor | None = None  # [iterations, S] training MSE per update, if recorded
+
+    def success_rate(self) -> SuccessRate:
+        """How many runs solved the task, with the 95 % Wilson interval of the rate."""
+        return success_rate(sum(run.solved for run in self.runs), len(self.runs))
 
 
 class _Context:

@@ -9,7 +9,7 @@ things from it, and gets them only through this contract:
     over the layers of a network before scaling, which is how the reference experiments share one λ
     across layers. Names in use: ``"sparsity"`` (NAU/NMU-style), ``"l1"`` (NPU's β‖θ‖₁),
     ``"inalu"`` (iNALU's saturation penalty), ``"npu_weight"``/``"npu_gate"`` (modified RealNPU),
-    ``"oob"`` (the out-of-bounds penalty of the "regualized" oob mode, instead of a projection).
+    ``"oob"`` (the out-of-bounds penalty of the "regularized" oob mode, instead of a projection).
 
 ``project_() -> None``
     The post-step projection, called by the loop right after ``optimizer.step()`` (e.g. NMU clamps

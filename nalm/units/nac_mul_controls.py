@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ._base import ArithmeticUnit, factory_kwargs
-from ._options import check_choice
+from ._options import check_choice, oob_mode_option
 from .nac import DEFAULT_LOG_EPS, log_space_matmul
 from .nmu import NMUInit, OOBMode, UnitIntervalWeightContract, init_nmu_
 
@@ -87,7 +87,7 @@ class NACMulNMU(UnitIntervalWeightContract, ArithmeticUnit):
         dtype: Any = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        check_choice("oob_mode", oob_mode, ("clip", "regualized"))
+        oob_mode = oob_mode_option(oob_mode)
         check_choice("init", init, ("madsen", "paper"))
         self.eps = float(eps)
         self.oob_mode = oob_mode
@@ -100,7 +100,7 @@ class NACMulNMU(UnitIntervalWeightContract, ArithmeticUnit):
 
     @property
     def weight(self) -> Tensor:
-        return self.W.clamp(0.0, 1.0) if self.oob_mode == "regualized" else self.W
+        return self.W.clamp(0.0, 1.0) if self.oob_mode == "regularized" else self.W
 
     def forward(self, x: Tensor) -> Tensor:
         return log_space_matmul(x, self.weight, self.eps)

@@ -13,16 +13,16 @@ from torch import Tensor, nn
 
 from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last, sparsity_distance
 from ._init import glorot_uniform_radius, nau_uniform_radius
-from ._options import check_choice
+from ._options import check_choice, oob_mode_option
 
-OOBMode = Literal["clip", "regualized"]
+OOBMode = Literal["clip", "regularized"]
 NAUInit = Literal["madsen", "glorot"]
 
 
 class SignedUnitWeightContract:
     """The training contract shared by units whose weight ``W`` lives in [−1, 1] (NAU, NRU):
     NAU-type sparsity, and either a post-step clamp (``"clip"``) or the out-of-bounds penalty
-    (``"regualized"``). Needs ``self.W``, ``self.oob_mode`` and ``self.weight``."""
+    (``"regularized"``). Needs ``self.W``, ``self.oob_mode`` and ``self.weight``."""
 
     W: nn.Parameter
     oob_mode: str
@@ -30,7 +30,7 @@ class SignedUnitWeightContract:
 
     def regularizers(self) -> dict[str, Tensor]:
         terms = {"sparsity": mean_over_last(sparsity_distance(self.W), 2)}
-        if self.oob_mode == "regualized":
+        if self.oob_mode == "regularized":
             terms["oob"] = mean_over_last(torch.relu(self.W.abs() - 1), 2)
         return terms
 
@@ -51,7 +51,7 @@ class NAU(SignedUnitWeightContract, ArithmeticUnit):
     clamp is active). ``oob_mode``:
 
     * ``"clip"`` (default, every reference run): ``project_()`` also clamps the stored W in place.
-    * ``"regualized"`` (the reference's spelling): no projection; ``regularizers()`` adds
+    * ``"regularized"`` (the reference's spelling): no projection; ``regularizers()`` adds
       ``"oob" = mean(relu(|W| − 1))``, which the reference weights 1 with no schedule.
 
     Regularizer ``"sparsity" = mean(min(|W|, |1 − |W||))`` on the raw W (the "linear" shape), to be
@@ -75,7 +75,7 @@ class NAU(SignedUnitWeightContract, ArithmeticUnit):
         dtype: Any = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        check_choice("oob_mode", oob_mode, ("clip", "regualized"))
+        oob_mode = oob_mode_option(oob_mode)
         check_choice("init", init, ("madsen", "glorot"))
         self.oob_mode = oob_mode
         self.init = init

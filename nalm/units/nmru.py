@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ._base import ArithmeticUnit, factory_kwargs, linear
-from ._options import check_choice
+from ._options import check_choice, oob_mode_option
 from .nmu import NMUInit, OOBMode, UnitIntervalWeightContract, init_nmu_, nmu_product
 from .npu import NPU_EPS
 
@@ -34,7 +34,7 @@ class NMRU(UnitIntervalWeightContract, ArithmeticUnit):
 
     Parameter ``W`` ``[out, 2·in]``: column i selects x_i, column in + i selects 1/x_i. NMU
     initialisation (``init="madsen"``: U[0.25, 0.75]; ``"paper"``: mean ½, variance ¼),
-    ``oob_mode`` (``"clip"``: raw W and a post-step projection to [0, 1]; ``"regualized"``: the
+    ``oob_mode`` (``"clip"``: raw W and a post-step projection to [0, 1]; ``"regularized"``: the
     magnitude uses W clamped to [0, 1], plus ``"oob"``) and the NMU-type ``"sparsity"`` regularizer.
     As in the reference the sign term always uses the raw W. The reference recipe also clips the global
     gradient norm to 1; that belongs to the training loop.
@@ -61,7 +61,7 @@ class NMRU(UnitIntervalWeightContract, ArithmeticUnit):
         dtype: Any = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        check_choice("oob_mode", oob_mode, ("clip", "regualized"))
+        oob_mode = oob_mode_option(oob_mode)
         check_choice("init", init, ("madsen", "paper"))
         self.sign_retrieval = bool(sign_retrieval)
         self.eps = float(eps)
@@ -83,7 +83,7 @@ class NMRU(UnitIntervalWeightContract, ArithmeticUnit):
 
     @property
     def weight(self) -> Tensor:
-        return self.W.clamp(0.0, 1.0) if self.oob_mode == "regualized" else self.W
+        return self.W.clamp(0.0, 1.0) if self.oob_mode == "regularized" else self.W
 
     def with_reciprocal(self, x: Tensor) -> Tensor:
         """``x̃ = [x, ρ(x)]`` along the last dimension."""

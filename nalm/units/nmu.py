@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from ._base import ArithmeticUnit, factory_kwargs, is_compiling, mean_over_last
-from ._options import check_choice
+from ._options import check_choice, oob_mode_option
 
-OOBMode = Literal["clip", "regualized"]
+OOBMode = Literal["clip", "regularized"]
 NMUInit = Literal["madsen", "paper"]
 
 
@@ -51,7 +51,7 @@ def nmu_sparsity(W: Tensor) -> Tensor:
 
 
 def nmu_oob(W: Tensor) -> Tensor:
-    """Out-of-bounds penalty of the "regualized" mode: ``mean(relu(|W − ½| − ½))``."""
+    """Out-of-bounds penalty of the "regularized" mode: ``mean(relu(|W − ½| − ½))``."""
     return mean_over_last(torch.relu((W - 0.5).abs() - 0.5), 2)
 
 
@@ -66,7 +66,7 @@ def init_nmu_(W: Tensor, init: str) -> None:
 class UnitIntervalWeightContract:
     """The training contract shared by units whose weight ``W`` lives in [0, 1] (NMU, NAC•,NMU,
     NMRU): NMU-type sparsity, and either a post-step clamp (``"clip"``) or the out-of-bounds
-    penalty (``"regualized"``). Needs ``self.W``, ``self.oob_mode`` and ``self.weight``."""
+    penalty (``"regularized"``). Needs ``self.W``, ``self.oob_mode`` and ``self.weight``."""
 
     W: nn.Parameter
     oob_mode: str
@@ -74,7 +74,7 @@ class UnitIntervalWeightContract:
 
     def regularizers(self) -> dict[str, Tensor]:
         terms = {"sparsity": nmu_sparsity(self.W)}
-        if self.oob_mode == "regualized":
+        if self.oob_mode == "regularized":
             terms["oob"] = nmu_oob(self.W)
         return terms
 
@@ -95,7 +95,7 @@ class NMU(UnitIntervalWeightContract, ArithmeticUnit):
 
     * ``"clip"`` (default, every reference run): the forward pass uses the raw W; ``project_()``
       clamps it to [0, 1] after each optimizer step.
-    * ``"regualized"``: the forward pass clamps W to [0, 1]; no projection; ``regularizers()`` adds
+    * ``"regularized"``: the forward pass clamps W to [0, 1]; no projection; ``regularizers()`` adds
       ``"oob" = mean(relu(|W − ½| − ½))`` (weight 1, no schedule, in the reference).
 
     Regularizer ``"sparsity" = mean(min(|W|, |1 − W|))`` on the raw W.
@@ -104,7 +104,7 @@ class NMU(UnitIntervalWeightContract, ArithmeticUnit):
     code caps the uniform radius at 0.25, i.e. U[0.25, 0.75] (Var = 1/48). ``init="madsen"`` (default)
     is the code; ``init="paper"`` draws U[½ − √3/2, ½ + √3/2], which has the paper's moments but lies
     partly outside [0, 1] until the first ``project_()`` (or is clamped in the forward pass in
-    ``"regualized"`` mode).
+    ``"regularized"`` mode).
 
     Domain: all of ℝ, including zero and negative inputs, which are handled exactly (no log/exp/ε).
     The product of ``in_features`` factors can overflow or underflow for large magnitudes or many
@@ -122,7 +122,7 @@ class NMU(UnitIntervalWeightContract, ArithmeticUnit):
         dtype: Any = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        check_choice("oob_mode", oob_mode, ("clip", "regualized"))
+        oob_mode = oob_mode_option(oob_mode)
         check_choice("init", init, ("madsen", "paper"))
         self.oob_mode = oob_mode
         self.init = init
@@ -135,7 +135,7 @@ class NMU(UnitIntervalWeightContract, ArithmeticUnit):
     @property
     def weight(self) -> Tensor:
         # In "clip" mode the projection keeps W in range, so the raw value is what gets applied.
-        return self.W.clamp(0.0, 1.0) if self.oob_mode == "regualized" else self.W
+        return self.W.clamp(0.0, 1.0) if self.oob_mode == "regularized" else self.W
 
     def forward(self, x: Tensor) -> Tensor:
         return nmu_product(x, self.weight)

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ._base import ArithmeticUnit, factory_kwargs
 from ._init import nau_uniform_radius
-from ._options import check_choice
+from ._options import check_choice, oob_mode_option
 from .nau import SignedUnitWeightContract
 from .nmu import OOBMode
 
@@ -36,7 +36,7 @@ class NRU(SignedUnitWeightContract, ArithmeticUnit):
     ``y = Π_i(|x_i|^{W} s + 1 − s) · Π_i sign(x_i)^{round(W)}``.
 
     Parameter ``W`` ``[out, in]``. ``oob_mode="clip"`` (default): raw W in the forward pass and a
-    post-step projection to [−1, 1]; ``"regualized"``: forward clamp and ``"oob" = mean(relu(|W| − 1))``.
+    post-step projection to [−1, 1]; ``"regularized"``: forward clamp and ``"oob" = mean(relu(|W| − 1))``.
     Regularizer ``"sparsity" = mean(min(|W|, |1 − |W||))`` (NAU-style). Initialisation
     ``"madsen"`` (default): the NAU's U[±min(0.5, √3·√(2/(I+O)))]; ``"beta"``: 2·Beta(7, 7) − 1
     (the reference's optional ``--beta-nau``).
@@ -60,7 +60,7 @@ class NRU(SignedUnitWeightContract, ArithmeticUnit):
         dtype: Any = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        check_choice("oob_mode", oob_mode, ("clip", "regualized"))
+        oob_mode = oob_mode_option(oob_mode)
         check_choice("init", init, ("madsen", "beta"))
         self.sep_sign = bool(sep_sign)
         self.oob_mode = oob_mode
@@ -79,7 +79,7 @@ class NRU(SignedUnitWeightContract, ArithmeticUnit):
 
     @property
     def weight(self) -> Tensor:
-        return self.W.clamp(-1.0, 1.0) if self.oob_mode == "regualized" else self.W
+        return self.W.clamp(-1.0, 1.0) if self.oob_mode == "regularized" else self.W
 
     def forward(self, x: Tensor) -> Tensor:
         W = self.weight

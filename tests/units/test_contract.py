@@ -240,3 +240,18 @@ def test_fuzz_outputs_and_gradients_finite(name, dtype):
     fuzz_counts[f"{name}/{dtype}"] = tried
     print(f"fuzz {name} {dtype}: {tried} inputs (huge={huge:g}, tiny={tiny:g})")
     assert tried == FUZZ_TRIALS * 2 * FUZZ_BATCH
+
+
+@pytest.mark.parametrize("name", ["nau", "nmu", "snmu", "nru", "nmru", "nac_mul_nmu"])
+def test_the_reference_codes_oob_spelling_is_an_alias(name: str) -> None:
+    """``"regualized"`` (the reference code's typo) builds the same unit as ``"regularized"``."""
+    torch.manual_seed(0)
+    typo = nalm.create(name, 3, 2, oob_mode="regualized")
+    torch.manual_seed(0)
+    right = nalm.create(name, 3, 2, oob_mode="regularized")
+    assert typo.oob_mode == right.oob_mode == "regularized"
+    assert set(typo.regularizers()) == set(right.regularizers()) == {"oob", "sparsity"}
+    for a, b in zip(typo.parameters(), right.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="oob_mode"):
+        nalm.create(name, 3, 2, oob_mode="regularised")

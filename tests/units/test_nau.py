@@ -30,8 +30,8 @@ def test_clip_mode_projects_and_has_no_oob_term():
     assert unit.W.tolist() == [[1.0, -1.0]]
 
 
-def test_regualized_mode():
-    unit = set_params(NAU(2, 1, oob_mode="regualized", dtype=F64), W=[[1.5, -0.2]])
+def test_regularized_mode():
+    unit = set_params(NAU(2, 1, oob_mode="regularized", dtype=F64), W=[[1.5, -0.2]])
     assert unit(X).item() == pytest.approx(2.2, abs=1e-12)
     assert unit.regularizers()["oob"].item() == pytest.approx(0.25, abs=1e-12)  # mean(0.5, 0)
     unit.project_()
@@ -58,7 +58,7 @@ def test_glorot_init_option():
 
 
 def test_gradient_is_zero_where_forward_clamp_is_active():
-    unit = set_params(NAU(2, 1, oob_mode="regualized"), W=[[1.5, 0.5]])
+    unit = set_params(NAU(2, 1, oob_mode="regularized"), W=[[1.5, 0.5]])
     unit(torch.tensor([[1.0, 1.0]])).sum().backward()
     assert unit.W.grad.tolist() == [[0.0, 1.0]]
 

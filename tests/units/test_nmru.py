@@ -37,7 +37,7 @@ def test_zero_input_domain():
 def test_sign_term_uses_raw_weight_and_fractional_sign():
     unit = set_params(NMRU(1, 1, dtype=F64), W=[[0.5, 0.0]]).eval()
     assert abs(unit(torch.tensor([[-4.0]], dtype=F64)).item()) < 1e-12  # cos(π/2) = 0
-    reg = set_params(NMRU(1, 1, oob_mode="regualized", dtype=F64), W=[[1.5, 0.0]]).eval()
+    reg = set_params(NMRU(1, 1, oob_mode="regularized", dtype=F64), W=[[1.5, 0.0]]).eval()
     # magnitude uses W clamped to 1 (|x| = 4); the sign term uses the raw 1.5: cos(1.5π) = 0
     assert abs(reg(torch.tensor([[-4.0]], dtype=F64)).item()) < 1e-12
     assert reg(torch.tensor([[4.0]], dtype=F64)).item() == 4.0

@@ -41,8 +41,8 @@ def test_clip_mode_uses_raw_weight_then_projects():
     assert unit.W.item() == 1.0
 
 
-def test_regualized_mode():
-    unit = set_params(NMU(2, 1, oob_mode="regualized", dtype=F64), W=[[1.5, -0.5]])
+def test_regularized_mode():
+    unit = set_params(NMU(2, 1, oob_mode="regularized", dtype=F64), W=[[1.5, -0.5]])
     assert unit(torch.tensor([[3.0, 4.0]], dtype=F64)).item() == 3.0  # W clamped to [1, 0]
     assert unit.regularizers()["oob"].item() == pytest.approx(0.5, abs=1e-12)  # mean(0.5, 0.5)
     unit.project_()

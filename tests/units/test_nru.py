@@ -57,7 +57,7 @@ def test_projection_regularizer_and_modes():
     assert unit.regularizers()["sparsity"].item() == pytest.approx((0.5 + 0.2) / 2, abs=1e-12)
     unit.project_()
     assert unit.W.tolist() == [[1.0, -0.2]]
-    reg = set_params(NRU(2, 1, oob_mode="regualized", dtype=F64), W=[[1.5, -0.2]])
+    reg = set_params(NRU(2, 1, oob_mode="regularized", dtype=F64), W=[[1.5, -0.2]])
     assert reg.regularizers()["oob"].item() == pytest.approx(0.25, abs=1e-12)
     reg.project_()
     assert reg.W.tolist() == [[1.5, -0.2]]
