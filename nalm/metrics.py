@@ -49,6 +49,7 @@ from torch import Tensor, nn
 
 from nalm.errors import ConfigError
 from nalm.results import LearningCurve, RunResult, RunStatus
+from nalm.policies import THRESHOLD_POLICIES
 from nalm.stats import wilson_interval
 
 __all__ = [
@@ -79,14 +80,6 @@ DEFAULT_MC_SAMPLES = 1_000_000
 #: Madsen's ``best.range``: the selected step is searched in the last 5 000 logged points.
 SELECTION_WINDOW = 5000
 
-THRESHOLD_POLICIES: tuple[str, ...] = (
-    "madsen_r",
-    "generator",
-    "published",
-    "fixed_1e-5",
-    "simulated_eps_1e-4",
-    "simulated_eps_1e-5",
-)
 
 #: Thresholds stored with the published results (stable-nalu ``paper/results/sft-last.csv``), for the
 #: default static task: 100 inputs, subset 0.25, overlap 0.5, U[1,2] → U[2,6], ε = 1e-5.

@@ -91,6 +91,8 @@ from pydantic import (
 )
 
 from nalm.errors import ConfigError
+from nalm.policies import THRESHOLD_POLICIES
+from nalm.tasks.ops import ARTICLE_OPS, OPS, PRIMER_OPS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -343,19 +345,16 @@ def load_suite(name_or_path: str) -> Suite:
 
 def _ops_for(kind: str) -> tuple[str, ...]:
     if kind in ("static", "static_simple"):
-        from nalm.tasks.static import OPS
-
         return OPS
     if kind == "primer":
-        return ("add", "sub", "mul", "div")
+        return PRIMER_OPS
     if kind == "article":
-        return ("add", "mul")
+        return ARTICLE_OPS
     return ("all",)
 
 
 def check_references(suite: Suite) -> None:
     """Checks that need more than one field, or nalm's registries. Raises :class:`SuiteError`."""
-    from nalm.metrics import THRESHOLD_POLICIES
     from nalm.tasks.presets import PRIMER_RANGES
     from nalm.tasks.static import normalize_range
     from nalm.units import available_units

@@ -10,36 +10,36 @@ import click
 
 from nalm.errors import ConfigError
 
-# subcommand name -> "module:attribute" of a click.Command
+# subcommand name -> ("module:attribute" of a click.Command, one-line help for `nalm --help`).
+# The one-line helps are written here so that `nalm --help` lists the commands without importing
+# them (several import torch, which takes seconds); tests check each against its command.
 _COMMANDS = {
-    "demo": "nalm.cli.demo:demo",
-    "task": "nalm.cli.task:task",
-    "train": "nalm.cli.train:train",
-    "bench": "nalm.cli.bench:bench",
-    "report": "nalm.cli.report:report",
+    "demo": ("nalm.cli.demo:demo", "Reproduce the article's experiments (NAC: x1 + x2, NALU: x1 · x2)."),
+    "task": ("nalm.cli.task:task", "Show a task: its inputs, sample rows and success threshold."),
+    "train": ("nalm.cli.train:train", "Train many seeds of one cell at once; print the success rate."),
+    "bench": ("nalm.cli.bench:bench", "Run a benchmark suite (or part of it) into a results database."),
+    "report": ("nalm.cli.report:report", "Tables and plots of a results database beside published numbers."),
 }
 
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in _COMMANDS if self._load(name) is not None]
+        return list(_COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in _COMMANDS.items()])
+
     @staticmethod
     def _load(name: str) -> click.Command | None:
-        target = _COMMANDS.get(name)
-        if target is None:
+        entry = _COMMANDS.get(name)
+        if entry is None:
             return None
-        module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # command not built yet
-                return None
-            raise
-        command: click.Command = getattr(module, attr)
+        module_name, attr = entry[0].split(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
 
 

@@ -16,30 +16,9 @@ from typing import Any
 import click
 
 from nalm.errors import ConfigError
-from nalm.metrics import THRESHOLD_POLICIES
+from nalm.policies import THRESHOLD_POLICIES
 
-_OPS = ("add", "sub", "mul", "div", "squared", "root")
-_POLICIES = THRESHOLD_POLICIES
-
-
-def parse_range(text: str, name: str = "range") -> tuple[tuple[float, float], ...]:
-    """Parse ``LO,HI`` or ``LO,HI:LO,HI`` into a tuple of float pairs (validation is the task's)."""
-    members = []
-    for part in text.split(":"):
-        p = part.strip().removeprefix("U").strip()
-        if p.startswith("[") and p.endswith("]"):
-            p = p[1:-1]
-        bounds = [b.strip() for b in p.split(",")]
-        if len(bounds) != 2 or not all(bounds):
-            raise click.BadParameter(
-                f"expected LO,HI or LO,HI:LO,HI (a union), got {text!r}", param_hint=name
-            )
-        try:
-            lo, hi = float(bounds[0]), float(bounds[1])
-        except ValueError:
-            raise click.BadParameter(f"bounds must be numbers, got {text!r}", param_hint=name) from None
-        members.append((lo, hi))
-    return tuple(members)
+from .options import OP, RANGE
 
 
 def _fmt(v: float) -> str:
@@ -74,7 +53,7 @@ def _row_text(rec: dict[str, Any], uses_b: bool) -> str:
 
 
 @click.command("task")
-@click.option("--op", type=click.Choice(_OPS), required=True, help="Arithmetic operation.")
+@click.option("--op", type=OP, required=True, help="Arithmetic operation.")
 @click.option(
     "--kind",
     type=click.Choice(["static", "single-module"]),
@@ -86,13 +65,13 @@ def _row_text(rec: dict[str, Any], uses_b: bool) -> str:
 @click.option("--subset-ratio", type=float, default=None, help="Subset size / input size.")
 @click.option("--overlap-ratio", type=float, default=None, help="Overlap / subset size.")
 @click.option("--num-subsets", type=int, default=2, show_default=True)
-@click.option("--interp", "interp", default=None, help="Training/validation range LO,HI [default 1,2].")
-@click.option("--extrap", "extrap", default=None, help="Test range LO,HI or LO,HI:LO,HI [default 2,6].")
+@click.option("--interp", "interp", type=RANGE, default=None, help="Training/validation range LO,HI [default 1,2].")
+@click.option("--extrap", "extrap", type=RANGE, default=None, help="Test range LO,HI or LO,HI:LO,HI [default 2,6].")
 @click.option("--preset", default=None, help="A Primer range pair by name (instead of --interp/--extrap).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Run seed (subset placement).")
 @click.option(
     "--threshold-policy",
-    type=click.Choice(_POLICIES),
+    type=click.Choice(THRESHOLD_POLICIES),
     default=None,
     help="Success threshold policy [default: madsen_r for static tasks (generator where R's geometry "
     "does not fit the input), fixed_1e-5 for single-module].",
@@ -111,8 +90,8 @@ def task(
     subset_ratio: float | None,
     overlap_ratio: float | None,
     num_subsets: int,
-    interp: str | None,
-    extrap: str | None,
+    interp: tuple[tuple[float, float], ...] | None,
+    extrap: tuple[tuple[float, float], ...] | None,
     preset: str | None,
     seed: int,
     threshold_policy: str | None,
@@ -144,9 +123,9 @@ def task(
         if op == "div" and preset == "neg2_2":
             kwargs["allow_zero_denominator"] = True
     if interp is not None:
-        kwargs["interpolation_range"] = parse_range(interp, "'--interp'")
+        kwargs["interpolation_range"] = interp
     if extrap is not None:
-        kwargs["extrapolation_range"] = parse_range(extrap, "'--extrap'")
+        kwargs["extrapolation_range"] = extrap
     if input_size is not None:
         kwargs["input_size"] = input_size
     if overlap_ratio is not None:

@@ -9,14 +9,14 @@ from typing import Any
 import click
 
 from nalm.errors import ConfigError
+from nalm.policies import THRESHOLD_POLICIES
 
-from .task import parse_range
+from .options import OP, RANGE, UNITS
 
 
 def run_cell(
     *,
-    unit: str,
-    unit2: str | None,
+    units: tuple[str, ...],
     op: str,
     input_size: int,
     interp: Any,
@@ -36,16 +36,18 @@ def run_cell(
 ) -> dict[str, Any]:
     """Build the task, model and recipe of one cell, train it, and summarise it as a dict.
 
-    Training, thresholds and the per-run summary are :mod:`nalm.bench.runner`'s, shared with
-    ``nalm bench``.
+    One unit: one module on the single-module task (Mistry et al. 2022). Several: a network
+    ``units[0] → hidden → … → units[-1]`` on the static task (Madsen & Johansen 2020). The recipe is
+    the last unit's reference recipe. Training, thresholds and the per-run summary are
+    :mod:`nalm.bench.runner`'s, shared with ``nalm bench``.
     """
     from nalm.bench.runner import run_json, summarize_runs, train_and_score
     from nalm.tasks.static import StaticArithmeticTask
     from nalm.training import ModelSpec
     from nalm.training.recipes import default_recipe
 
-    two_layer = unit2 is not None
-    if two_layer:
+    last = units[-1]
+    if len(units) > 1:
         task = StaticArithmeticTask(
             op,
             input_size=input_size,
@@ -54,8 +56,8 @@ def run_cell(
             interpolation_range=interp,
             extrapolation_range=extrap,
         )
-        spec = ModelSpec((unit, unit2), input_size, 1, hidden=hidden)
-        recipe = default_recipe(unit2, op, setting="madsen2020", iterations=iterations, lr=lr)
+        spec = ModelSpec(units, input_size, 1, hidden=hidden)
+        recipe = default_recipe(last, op, setting="madsen2020", iterations=iterations, lr=lr)
     else:
         from nalm.tasks.static import SingleModuleTask
 
@@ -67,9 +69,9 @@ def run_cell(
             interpolation_range=interp,
             extrapolation_range=extrap,
         )
-        spec = ModelSpec((unit,), input_size, 1)
+        spec = ModelSpec(units, input_size, 1)
         recipe = default_recipe(
-            unit, op, setting="primer2022", input_size=input_size, iterations=iterations, lr=lr
+            last, op, setting="primer2022", input_size=input_size, iterations=iterations, lr=lr
         )
     out, estimate = train_and_score(
         spec, task, seeds, recipe, threshold_policy=threshold_policy, device=device, dtype=dtype,
@@ -119,39 +121,50 @@ def _format(summary: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.option("--unit", required=True, help="Unit name (see `nalm.available_units()`).")
-@click.option("--unit2", default=None, help="Second unit: a two-layer unit → hidden → unit2 model.")
-@click.option("--op", required=True, type=click.Choice(["add", "sub", "mul", "div", "squared", "root"]))
-@click.option("--input-size", type=int, default=2, show_default=True)
-@click.option("--interp", required=True, help="Interpolation range LO,HI (union: LO,HI:LO,HI).")
-@click.option("--extrap", required=True, help="Extrapolation range LO,HI (union: LO,HI:LO,HI).")
-@click.option("--seeds", type=int, default=10, show_default=True, help="Number of seeds (0..N-1).")
-@click.option("--iterations", type=int, default=50_000, show_default=True)
-@click.option("--hidden", type=int, default=2, show_default=True, help="Hidden size (two-layer).")
+@click.option(
+    "--units", "units", type=UNITS, default=None,
+    help="Units, one per layer: 'nmu' (one module on the single-module task) or 'nau,nmu' "
+    "(a network on the static task). Names: `nalm.available_units()`.",
+)
+@click.option("--unit", type=UNITS, default=None, hidden=True, help="Alias: first unit.")
+@click.option("--unit2", type=UNITS, default=None, hidden=True, help="Alias: second unit.")
+@click.option("--op", required=True, type=OP, help="Arithmetic operation.")
+@click.option("--input-size", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--interp", required=True, type=RANGE,
+              help="Interpolation (training) range LO,HI; a union: LO,HI:LO,HI.")
+@click.option("--extrap", required=True, type=RANGE,
+              help="Extrapolation (test) range LO,HI; a union: LO,HI:LO,HI.")
+@click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of seeds (0..N-1), trained at once.")
+@click.option("--iterations", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--hidden", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Hidden size (networks of several units).")
 @click.option("--lr", type=float, default=None, help="Override the recipe's learning rate.")
 @click.option("--subset-ratio", type=float, default=None)
 @click.option("--overlap-ratio", type=float, default=None)
-@click.option("--threshold-policy", default=None, help="Success threshold policy.")
+@click.option("--threshold-policy", type=click.Choice(THRESHOLD_POLICIES), default=None,
+              help="Success threshold policy [default: the task's].")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option(
     "--compile", "compile_step", is_flag=True,
     help="Compile the training step with torch.compile: less per-step overhead after a one-off "
-    "compile of seconds to a minute; pays for long runs. Results agree with eager mode to rounding.",
+    "compile; pays for long runs. Results agree with eager mode to rounding.",
 )
 @click.option(
     "--cuda-graph", "cuda_graph", is_flag=True,
     help="CUDA only: capture the whole update as one CUDA graph and replay it; same results bit "
-    "for bit, several times faster where kernel launches dominate (hundreds of runs).",
+    "for bit, faster where kernel launches dominate (hundreds of runs).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train(
-    unit: str,
-    unit2: str | None,
+    units: tuple[str, ...] | None,
+    unit: tuple[str, ...] | None,
+    unit2: tuple[str, ...] | None,
     op: str,
     input_size: int,
-    interp: str,
-    extrap: str,
+    interp: tuple[tuple[float, float], ...],
+    extrap: tuple[tuple[float, float], ...],
     seeds: int,
     iterations: int,
     hidden: int,
@@ -167,21 +180,22 @@ def train(
 ) -> None:
     """Train SEEDS runs of one cell at once and report its success rate.
 
-    Without --unit2 the model is one module on the single-module task (Mistry et al. 2022); with
-    it, the two-layer network of the static task (Madsen & Johansen 2020). Each unit's reference
-    recipe is used, its schedules scaled to --iterations.
-    """
-    from nalm.units import available_units
+    \b
+    nalm train --units nmu --op mul --interp 1,2 --extrap 2,6 --seeds 25 --iterations 5000
+    nalm train --units nau,nmu --op mul --input-size 100 --interp 1,2 --extrap 2,6
 
-    for name, value in (("--unit", unit), ("--unit2", unit2)):
-        if value is not None and value not in available_units():
-            raise ConfigError(f"{name}: unknown unit {value!r}; available: {', '.join(available_units())}")
-    if seeds < 1:
-        raise ConfigError(f"--seeds: must be at least 1, got {seeds}")
-    if iterations < 1:
-        raise ConfigError(f"--iterations: must be at least 1, got {iterations}")
-    if hidden < 1:
-        raise ConfigError(f"--hidden: must be at least 1, got {hidden}")
+    One unit is one module on the single-module task (Mistry et al. 2022); several units form the
+    network of the static task (Madsen & Johansen 2020). The last unit's reference recipe is used,
+    its schedules scaled to --iterations. --unit/--unit2 are accepted as aliases of --units.
+    """
+    if units is not None and (unit is not None or unit2 is not None):
+        raise click.UsageError("give --units, or the older --unit/--unit2, not both")
+    if units is None:
+        if unit is None:
+            raise click.UsageError("Missing option '--units'")
+        units = unit + (unit2 or ())
+    elif unit2 is not None:
+        units = units + unit2
     if lr is not None and not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"--lr: must be positive and finite, got {lr}")
     if cuda_graph and not device.startswith("cuda"):
@@ -197,12 +211,11 @@ def train(
 
     with tqdm(total=iterations, desc="train", unit="it", leave=False, disable=None) as bar:
         summary = run_cell(
-            unit=unit,
-            unit2=unit2,
+            units=units,
             op=op,
             input_size=input_size,
-            interp=parse_range(interp, "--interp"),
-            extrap=parse_range(extrap, "--extrap"),
+            interp=interp,
+            extrap=extrap,
             seeds=list(range(seeds)),
             iterations=iterations,
             hidden=hidden,

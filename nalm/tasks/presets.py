@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from nalm.errors import ConfigError
 
+from .ops import PRIMER_OPS
 from .static import RangeSpec, SingleModuleTask, StaticArithmeticTask
 
 
@@ -43,7 +44,6 @@ PRIMER_RANGES: dict[str, RangePair] = {
 #: Subset ratio giving one-element operands for each Primer input size.
 PRIMER_SUBSET_RATIOS: dict[int, float] = {2: 0.5, 10: 0.1, 100: 0.01}
 
-PRIMER_OPS: tuple[str, ...] = ("add", "sub", "mul", "div")
 
 
 def primer_range(name: str) -> RangePair:

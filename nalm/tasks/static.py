@@ -48,11 +48,9 @@ from torch import Tensor
 from nalm.errors import ConfigError
 
 from ._base import Split, Task
+from .ops import BINARY_OPS, OPS
 from .counter_rng import UniformStream, stream_precision
 
-OPS: tuple[str, ...] = ("add", "sub", "mul", "div", "squared", "root")
-#: Operations that use the second subset ``b``.
-BINARY_OPS = frozenset({"sub", "div"})
 
 #: ``RandomState`` seeds of the reference's fixed validation (interpolation) and test (extrapolation)
 #: forks, "from random.org" per the stable-nalu experiment script.

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from nalm.cli.main import main
-from nalm.cli.task import parse_range
+from nalm.cli.options import parse_range
 
 FAST = ["--mc-samples", "20000"]
 
@@ -82,8 +82,8 @@ def test_union_range_syntax(capsys: pytest.CaptureFixture[str]) -> None:
         (["--op", "pow"], "Invalid value for '--op': 'pow' is not one of"),
         (["--op", "add", "--interp", "1,2:3"], "Invalid value for '--interp': expected LO,HI"),
         (["--op", "add", "--interp", "a,b"], "Invalid value for '--interp': bounds must be numbers"),
-        (["--op", "add", "--interp", "2,1"], "interpolation_range: reversed range [2, 1]"),
-        (["--op", "add", "--extrap", "-6,-2:2,4"], "extrapolation_range: union ranges must have equal widths"),
+        (["--op", "add", "--interp", "2,1"], "Invalid value for '--interp': reversed range [2, 1]"),
+        (["--op", "add", "--extrap", "-6,-2:2,4"], "Invalid value for '--extrap': union ranges must have equal widths"),
         (["--op", "root", "--interp", "-1,1"], "interpolation_range: op 'root' is undefined"),
         (["--op", "div", "--interp", "-2,2"], "interpolation_range: op 'div' divides by b"),
         (["--op", "add", "--subset-ratio", "0.9"], "subset_ratio: 2 subsets of 90 inputs"),

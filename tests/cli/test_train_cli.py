@@ -38,14 +38,15 @@ def test_nau_learns_addition_on_every_seed_json() -> None:
                             "extrapolation_mse", "sparsity_error"}
 
 
-def test_two_layer_cell_runs() -> None:
-    proc = run_cli(
-        "--unit", "nau", "--unit2", "nmu", "--op", "mul", "--input-size", "10",
-        "--interp", "1,2", "--extrap", "2,6", "--seeds", "3", "--iterations", "200", "--json",
-    )
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout)
-    assert summary["model"] == "nau(10→2) → nmu(2→1)" and len(summary["runs"]) == 3
+def test_two_layer_cell_runs_and_the_old_flags_are_aliases() -> None:
+    """``--units nau,nmu`` and the older ``--unit nau --unit2 nmu`` train the same cell."""
+    common = ("--op", "mul", "--input-size", "10", "--interp", "1,2", "--extrap", "2,6",
+              "--seeds", "3", "--iterations", "200", "--json")
+    new, old = run_cli("--units", "nau,nmu", *common), run_cli("--unit", "nau", "--unit2", "nmu", *common)
+    assert new.returncode == 0 and old.returncode == 0, new.stderr + old.stderr
+    a, b = json.loads(new.stdout), json.loads(old.stdout)
+    assert a["model"] == "nau(10→2) → nmu(2→1)" and len(a["runs"]) == 3
+    assert a["runs"] == b["runs"]
 
 
 def test_compile_flag_trains_the_same_cell() -> None:
@@ -65,7 +66,15 @@ def test_compile_flag_trains_the_same_cell() -> None:
     [
         (["--unit", "nope", "--op", "add", "--interp", "1,2", "--extrap", "2,6"], "--unit"),
         (["--unit", "nau", "--op", "pow", "--interp", "1,2", "--extrap", "2,6"], "--op"),
-        (["--unit", "nau", "--op", "add", "--interp", "2,1", "--extrap", "2,6"], "interpolation_range"),
+        (["--unit", "nau", "--op", "add", "--interp", "2,1", "--extrap", "2,6"], "reversed range"),
+        (["--units", "nau,", "--op", "add", "--interp", "1,2", "--extrap", "2,6"], "--units"),
+        (["--units", "nau,nope", "--op", "add", "--interp", "1,2", "--extrap", "2,6"], "'nope'"),
+        (["--units", "nau", "--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6"],
+         "not both"),
+        (["--op", "add", "--interp", "1,2", "--extrap", "2,6"], "--units"),
+        (["--units", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--iterations", "0"],
+         "--iterations"),
+        (["--units", "nau", "--op", "add", "--interp", "1,2", "--extrap", "nan,2"], "--extrap"),
         (["--unit", "nau", "--op", "add", "--interp", "1,x", "--extrap", "2,6"], "--interp"),
         (["--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--seeds", "0"], "--seeds"),
         (["--unit", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", "--lr", "-1"], "--lr"),
@@ -82,3 +91,11 @@ def test_bad_input_one_line_exit_2(args, needle) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("nalm: error:"), proc.stderr
     assert needle in lines[0]
+
+
+def test_help_lists_units_and_keeps_measurements_out() -> None:
+    proc = subprocess.run([sys.executable, "-m", "nalm.cli.main", "train", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "--units" in proc.stdout and "nau,nmu" in proc.stdout
+    assert "H200" not in proc.stdout and "H100" not in proc.stdout

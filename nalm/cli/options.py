@@ -1,0 +1,86 @@
+"""Click parameter types shared by the commands: ranges, unit lists, operations.
+
+Parsing lives here; what a valid range or unit is stays the library's (``normalize_range``, the unit
+registry), called at conversion time so that ``--help`` never loads torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from nalm.errors import ConfigError
+from nalm.tasks.ops import OPS
+
+#: ``--op`` of the commands that build a static or single-module task.
+OP = click.Choice(OPS)
+
+
+def parse_range(text: str, name: str = "range") -> tuple[tuple[float, float], ...]:
+    """Parse ``LO,HI`` or ``LO,HI:LO,HI`` into a tuple of float pairs (validation is the task's)."""
+    members = []
+    for part in text.split(":"):
+        p = part.strip().removeprefix("U").strip()
+        if p.startswith("[") and p.endswith("]"):
+            p = p[1:-1]
+        bounds = [b.strip() for b in p.split(",")]
+        if len(bounds) != 2 or not all(bounds):
+            raise click.BadParameter(
+                f"expected LO,HI or LO,HI:LO,HI (a union), got {text!r}", param_hint=name
+            )
+        try:
+            lo, hi = float(bounds[0]), float(bounds[1])
+        except ValueError:
+            raise click.BadParameter(f"bounds must be numbers, got {text!r}", param_hint=name) from None
+        members.append((lo, hi))
+    return tuple(members)
+
+
+def _hint(param: click.Parameter | None) -> str:
+    return param.opts[0] if param is not None and param.opts else "range"
+
+
+class RangeParam(click.ParamType):
+    """``LO,HI`` or a union of two equal-width ranges ``LO,HI:LO,HI``; brackets optional."""
+
+    name = "LO,HI"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        hint = _hint(param)
+        try:
+            members = parse_range(str(value), hint)
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+        from nalm.tasks.static import normalize_range
+
+        try:
+            return normalize_range(members, hint)
+        except ConfigError as exc:
+            self.fail(str(exc).removeprefix(f"{hint}: "), param, ctx)
+
+
+class UnitList(click.ParamType):
+    """Comma-separated unit names, one per layer: ``nmu`` or ``nau,nmu``."""
+
+    name = "UNIT[,UNIT]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        names = tuple(n.strip() for n in str(value).split(","))
+        if not all(names):
+            self.fail(f"expected unit names separated by commas, got {value!r}", param, ctx)
+        from nalm.units import available_units
+
+        known = available_units()
+        for n in names:
+            if n not in known:
+                self.fail(f"unknown unit {n!r}; available: {', '.join(known)}", param, ctx)
+        return names
+
+
+RANGE = RangeParam()
+UNITS = UnitList()
