@@ -206,7 +206,7 @@ def run_cells(
     db: str | Path,
     *,
     device: str = "cpu",
-    progress: bool = True,
+    progress: bool | str = True,
     echo: Callable[[str], None] | None = None,
     compile: bool | str = False,
     group_runs: int | None = None,
@@ -222,6 +222,11 @@ def run_cells(
     by one setting is skipped under the other. ``cuda_graph`` (bit-identical to uncaptured steps)
     applies to the batches that support it (see ``cuda_graph_unsupported``); the others train
     without it.
+
+    ``progress`` (stderr): True shows a tqdm bar when stderr is a terminal and otherwise (CI logs,
+    ``2> file``) one plain line per finished cell, with no carriage returns; ``"bar"`` or ``"lines"``
+    forces one of the two; False shows nothing. ``echo`` receives each cell's result line (default:
+    stdout).
     """
     from tqdm import tqdm
 
@@ -243,11 +248,13 @@ def run_cells(
             thresholds[key] = threshold_estimate(task, policy).value
         return thresholds[key]
 
+    mode = progress_mode(progress)
     with ResultsStore(db) as store:
         todo = [(c, remaining_seeds(store, c)) for c in cells]
         total = sum(len(m) * c.iterations for c, m in todo)
+        lines = _ProgressLines(todo, total) if mode == "lines" else None
         with tqdm(total=total, unit="seed-it", unit_scale=True, dynamic_ncols=True, smoothing=0.05,
-                  disable=not progress, file=sys.stderr, desc="bench") as bar:
+                  disable=mode != "bar", file=sys.stderr, desc="bench") as bar:
             say = echo or (lambda s: bar.write(s, file=sys.stdout))
             outcomes.extend(CellOutcome(c, "skipped") for c, missing in todo if not missing)
             for batch in _batches([(c, m) for c, m in todo if m], group_runs):
@@ -259,7 +266,68 @@ def run_cells(
                 for outcome in done:
                     outcomes.append(outcome)
                     say(_outcome_line(outcome))
+                    if lines is not None:
+                        lines.finished(outcome)
     return BenchResult(db, outcomes, time.perf_counter() - start, tuple(suites))
+
+
+def progress_mode(progress: bool | str) -> str | None:
+    """``"bar"``, ``"lines"`` or None (silent) for ``run_cells(progress=...)``."""
+    if progress is False or progress is None:
+        return None
+    if progress is True:
+        return "bar" if _isatty(sys.stderr) else "lines"
+    if progress in ("bar", "lines"):
+        return str(progress)
+    raise ValueError(f"progress: expected True, False, 'bar' or 'lines', got {progress!r}")
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):  # replaced or closed streams
+        return False
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class _ProgressLines:
+    """Progress for logs: a line when the work starts and one per finished cell, each a whole line
+    on stderr (no carriage returns, nothing redrawn)."""
+
+    def __init__(self, todo: Sequence[tuple[Cell, tuple[int, ...]]], total: int) -> None:
+        self.cells = sum(1 for _, m in todo if m)
+        self.total = total
+        self.done_cells = 0
+        self.done_work = 0
+        self.start = time.perf_counter()
+        skipped = len(todo) - self.cells
+        self._print(f"bench: {self.cells} cells to train, {total:,} seed-iterations"
+                    + (f" ({skipped} cells already stored)" if skipped else ""))
+
+    def _print(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    def finished(self, o: CellOutcome) -> None:
+        self.done_cells += 1
+        self.done_work += len(o.seeds_trained) * o.cell.iterations
+        n = len(o.seeds_trained)
+        if o.status == "failed":
+            what = f"FAILED, {n} runs recorded as failed"
+        else:
+            policy, solved = next(iter(o.solved.items()), ("", 0))  # the cell's own policy comes first
+            what = f"{n} runs, {solved} solved" + (f" ({policy})" if policy else "") + f", {o.wall_time_s:.1f} s"
+        elapsed = time.perf_counter() - self.start
+        line = f"[{self.done_cells}/{self.cells}] {o.cell.id}: {what}; {_duration(elapsed)} elapsed"
+        if 0 < self.done_work < self.total:
+            line += f", about {_duration(elapsed * (self.total - self.done_work) / self.done_work)} left"
+        self._print(line)
 
 
 def _batches(

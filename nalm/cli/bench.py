@@ -53,20 +53,21 @@ def resolve_group_runs(group_runs: int | None, device: str) -> int | None:
               "pays for long cells, e.g. full profiles on a GPU). Not part of a run's identity.")
 @click.option("--cuda-graph", "cuda_graph", is_flag=True,
               help="With --device cuda: capture each batch's whole update as one CUDA graph and "
-              "replay it (same results bit for bit; several times faster where launches dominate, "
-              "e.g. 10.7x at 100 runs and 3.3x at 1,000 on an H200). Batches it cannot capture "
-              "(other optimisers, per-run learning rates, tasks without device steps) train "
-              "without it; models whose backward reads back to the host (NMU over > 2 inputs, "
-              "iNALU) fail with an error: rerun those cells without the flag.")
+              "replay it (same results bit for bit). Use it where kernel launches dominate a step "
+              "(small networks, a GPU). Batches it cannot capture (other optimisers, per-run "
+              "learning rates, tasks without device steps) train without it; models whose backward "
+              "reads back to the host (NMU over > 2 inputs, iNALU) fail with an error: rerun those "
+              "cells without the flag.")
 @click.option("--group-runs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Train cells of one shape (same network, recipe, dtype, iterations; e.g. one "
-              "model on several ops or ranges) together, up to N runs per batch. Pays where "
+              "model on several ops or ranges) together, up to N runs per batch. Use it where "
               "per-step overhead dominates (a GPU; few seeds per cell); values then agree with "
-              "cell-by-cell training to rounding. Default: 1000 with --device cuda (5-12x faster "
-              "full-profile slices measured on an H100), every cell on its own on the CPU (the "
-              "documented CPU tables reproduce bit for bit). --group-runs 1: every cell on its own.")
+              "cell-by-cell training to rounding. Default: 1000 with --device cuda; on the CPU every "
+              "cell trains on its own (the documented CPU tables reproduce bit for bit). "
+              "--group-runs 1: every cell on its own.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Progress bar with ETA over the whole suite (stderr).")
+              help="Progress on stderr: a bar with ETA on a terminal; otherwise (CI logs, "
+              "2> file) one plain line per finished cell.")
 def bench(
     suite: str,
     profile: str,

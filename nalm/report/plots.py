@@ -4,6 +4,9 @@
 * extrapolation-MSE distributions per cell (log scale, box + strip, threshold marked);
 * learning curves of selected runs: per cell the successful run with the median solved-at and the first
   unsuccessful run (by seed).
+
+Each figure reads without the code: a title, axis labels that name the quantity and the scale, and a key
+to every colour, line style and marker.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from nalm.store import StoredRun
 
 CELLS_PER_STRIP_PAGE = 40
 CURVE_PANELS_PER_PAGE = 12
+HEATMAP_MAX_WIDTH_IN = 16.0  # wider rows of panels stack instead
 
 
 def _pyplot() -> Any:
@@ -35,6 +39,18 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "suite"
 
 
+def _key(plt_lines: Any, patches: Any, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Legend handles for things drawn in many places (one entry per encoding, not per artist)."""
+    out = []
+    for label, style in entries:
+        style = dict(style)
+        if style.pop("patch", False):
+            out.append(patches.Patch(label=label, **style))
+        else:
+            out.append(plt_lines.Line2D([], [], label=label, **style))
+    return out
+
+
 def success_heatmap(cells: Sequence[CellSummary], out_dir: Path, stem: str) -> list[tuple[str, str]]:
     """One PNG; empty list when the suite's cells have no model × range labels to lay out."""
     labelled = [c for c in cells if c.labels.model and c.labels.range]
@@ -46,37 +62,52 @@ def success_heatmap(cells: Sequence[CellSummary], out_dir: Path, stem: str) -> l
     import numpy as np
 
     plt = _pyplot()
-    width = max(4.0, 0.7 * len(ranges) + 2.5)
-    height = max(2.0, 0.45 * len(models) + 1.5)
-    fig, axes = plt.subplots(1, len(ops), figsize=(width * len(ops), height), squeeze=False)
+    panel_w = max(4.0, 0.75 * len(ranges) + 2.0)
+    panel_h = max(1.2, 0.5 * len(models) + 0.6)
+    ncols = max(1, min(len(ops), int(HEATMAP_MAX_WIDTH_IN // panel_w)))  # wide panels stack
+    nrows = math.ceil(len(ops) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols + 1.2, panel_h * nrows + 1.8),
+                             squeeze=False, constrained_layout=True)
+    for ax in axes.flat[len(ops):]:
+        ax.set_visible(False)
     image = None
-    for ax, op in zip(axes[0], ops):
-        grid = np.full((len(models), len(ranges)), np.nan)
-        counts = np.zeros_like(grid)
+    for index, (ax, op) in enumerate(zip(axes.flat, ops)):
+        runs = np.zeros((len(models), len(ranges)))
+        wins = np.zeros_like(runs)
         for c in labelled:
             if (c.labels.operation or "") != op:
                 continue
-            i, j = models.index(c.labels.model), ranges.index(c.labels.range)
             # several configs in one slot (rare): pool their runs
-            k_prev = 0.0 if math.isnan(grid[i, j]) else grid[i, j] * counts[i, j]
-            counts[i, j] += c.n_seeds
-            grid[i, j] = (k_prev + c.successes) / counts[i, j]
-        ax.set_facecolor("0.92")  # grey = no runs for this module and range
-        image = ax.imshow(np.ma.masked_invalid(grid), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+            i, j = models.index(c.labels.model), ranges.index(c.labels.range)
+            runs[i, j] += c.n_seeds
+            wins[i, j] += c.successes
+        pct = np.full_like(runs, np.nan)
+        np.divide(100 * wins, runs, out=pct, where=runs > 0)
+        ax.set_facecolor("0.92")  # grey = no runs for this model and range
+        image = ax.imshow(np.ma.masked_invalid(pct), vmin=0, vmax=100, cmap="viridis", aspect="auto")
         for i in range(len(models)):
             for j in range(len(ranges)):
-                if not math.isnan(grid[i, j]):
-                    ax.text(j, i, f"{100 * grid[i, j]:.0f}", ha="center", va="center", fontsize=8,
-                            color="white" if grid[i, j] < 0.6 else "black")
-        ax.set_xticks(range(len(ranges)), ranges, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(len(models)), models, fontsize=8)
-        ax.set_title(f"{op}" if op else "success rate")
+                if runs[i, j] > 0:
+                    ax.text(j, i, f"{pct[i, j]:.0f}%\n{wins[i, j]:.0f}/{runs[i, j]:.0f}", ha="center",
+                            va="center", fontsize=7, linespacing=1.1,
+                            color="white" if pct[i, j] < 60 else "black")
+        # every panel has the same rows and columns: name them at the outer edges only
+        ax.set_xticks(range(len(ranges)), ranges if index + ncols >= len(ops) else [], rotation=45, ha="right",
+                      fontsize=8)
+        ax.set_yticks(range(len(models)), models if index % ncols == 0 else [], fontsize=8)
+        if index + ncols >= len(ops):
+            ax.set_xlabel("input range", fontsize=9)
+        if index % ncols == 0:
+            ax.set_ylabel("model", fontsize=9)
+        ax.set_title(f"operation: {op}" if op else "all operations", fontsize=10)
     if image is not None:
-        fig.colorbar(image, ax=axes[0].tolist(), label="success rate", shrink=0.8)
+        fig.colorbar(image, ax=axes.ravel().tolist(), label="success rate (% of runs)", shrink=0.8)
+    fig.suptitle(f"Success rate per model and input range: {stem}\n"
+                 "each square: % of runs solved, solved/runs below; grey: not run", fontsize=10)
     name = f"{stem}-success-heatmap.png"
     fig.savefig(out_dir / name, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return [(f"Success rate per range and module ({stem})", name)]
+    return [(f"Success rate per input range and model ({stem})", name)]
 
 
 def extrapolation_distributions(
@@ -87,6 +118,7 @@ def extrapolation_distributions(
 
     plt = _pyplot()
     import matplotlib
+    from matplotlib import lines, patches
     from matplotlib.ticker import NullLocator
 
     # `vert` is deprecated from matplotlib 3.10, where `orientation` arrived
@@ -107,6 +139,7 @@ def extrapolation_distributions(
         hi = float(pool.max()) if pool.size else 1.0
         edge = hi * 100 if hi > 0 else 1.0
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(page) + 1.5))
+        any_zero = any_bad = False
         for i, (c, v) in enumerate(zip(page, values)):
             y = len(page) - 1 - i
             good = v[np.isfinite(v) & (v > 0)]
@@ -118,23 +151,43 @@ def extrapolation_distributions(
                            whiskerprops={"color": "0.5"}, capprops={"color": "0.5"})
                 ax.scatter(good, y + rng.uniform(-0.2, 0.2, good.size), s=8, alpha=0.6, color="tab:blue")
             if zero.size:
+                any_zero = True
                 ax.scatter(np.full(zero.size, lo / 10), y + rng.uniform(-0.2, 0.2, zero.size), s=10,
                            marker="|", color="tab:green")
             if bad.size:
+                any_bad = True
                 ax.scatter(np.full(bad.size, edge), y + rng.uniform(-0.2, 0.2, bad.size), s=14,
                            marker="x", color="tab:red")
             for t in c.thresholds:
                 ax.plot([t, t], [y - 0.4, y + 0.4], color="tab:orange", linewidth=2)
         ax.set_xscale("log")
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_yticks(range(len(page)), [c.display_name for c in reversed(page)], fontsize=8)
-        ax.set_xlabel("extrapolation MSE at the selected step (orange: threshold, red ×: NaN/∞)")
+        ax.set_yticks(range(len(page)), [f"{c.display_name} (n={len(v)})" for c, v in
+                                         zip(reversed(page), reversed(values))], fontsize=8)
         ax.set_ylim(-0.7, len(page) - 0.3)
+        ax.set_xlabel("extrapolation MSE at the selected step (the step of lowest interpolation MSE), log scale",
+                      fontsize=9)
+        ax.set_ylabel("cell (n = runs)", fontsize=9)
+        part = f", part {page_no} of {len(pages)}" if len(pages) > 1 else ""
+        ax.set_title(f"Extrapolation error of every run, per cell: {stem}{part}", fontsize=10)
+        entries: list[tuple[str, dict[str, Any]]] = [
+            ("one run", {"marker": "o", "linestyle": "", "color": "tab:blue", "alpha": 0.6, "markersize": 4}),
+            ("box: quartiles, bar: median,\nwhiskers: to 1.5 × IQR",
+             {"patch": True, "facecolor": "white", "edgecolor": "0.5"}),
+            ("success threshold\n(solved: strictly below)", {"color": "tab:orange", "linewidth": 2}),
+        ]
+        if any_zero:
+            entries.append(("MSE exactly 0\n(drawn at the left edge)",
+                            {"marker": "|", "linestyle": "", "color": "tab:green", "markersize": 8}))
+        if any_bad:
+            entries.append(("NaN/∞: diverged or failed\n(drawn at the right edge)",
+                            {"marker": "x", "linestyle": "", "color": "tab:red", "markersize": 6}))
+        ax.legend(handles=_key(lines, patches, entries), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  fontsize=7, frameon=False, borderaxespad=0.0)
         name = f"{stem}-extrapolation-mse" + (f"-{page_no}" if len(pages) > 1 else "") + ".png"
         fig.savefig(out_dir / name, dpi=110, bbox_inches="tight")
         plt.close(fig)
-        out.append((f"Extrapolation error per cell ({stem}{f', part {page_no}' if len(pages) > 1 else ''})",
-                    name))
+        out.append((f"Extrapolation error per cell ({stem}{part})", name))
     return out
 
 
@@ -151,6 +204,29 @@ def select_runs(runs: Sequence[StoredRun]) -> list[tuple[str, StoredRun]]:
     return chosen
 
 
+#: figure-level key of the learning-curve pages: (label, Line2D style)
+CURVE_KEY: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("solid: extrapolation MSE (test inputs outside the training range)", {"color": "0.2", "linestyle": "-"}),
+    ("dotted: interpolation MSE (test inputs inside the training range)", {"color": "0.2", "linestyle": ":"}),
+    ("dashed orange: success threshold on the extrapolation MSE", {"color": "tab:orange", "linestyle": "--"}),
+    ("blue: successful run with the median solved-at step", {"color": "tab:blue", "linewidth": 3}),
+    ("red: the unsuccessful run with the lowest seed", {"color": "tab:red", "linewidth": 3}),
+    ("circle: selected step (lowest interpolation MSE), where success is judged",
+     {"color": "0.2", "marker": "o", "markerfacecolor": "none", "linestyle": ""}),
+)
+
+
+def _run_label(label: str, r: StoredRun) -> str:
+    res = r.result
+    text = f"{'blue' if res.solved else 'red'}: seed {res.seed}, "
+    if res.solved:
+        text += f"solved at step {res.solved_at:,}" if res.solved_at is not None else "solved"
+        return text + (" (the median)" if label == "median solved" else "")
+    if res.status == "diverged":
+        return text + "not solved, diverged" + (f" at step {res.diverged_at:,}" if res.diverged_at else "")
+    return text + "not solved"
+
+
 def learning_curves(
     cells: Sequence[CellSummary],
     runs: Callable[[CellSummary], Sequence[StoredRun]],
@@ -161,6 +237,7 @@ def learning_curves(
     import numpy as np
 
     plt = _pyplot()
+    from matplotlib import lines, patches
     from matplotlib.ticker import NullLocator
 
     panels = []
@@ -174,32 +251,55 @@ def learning_curves(
     for page_no, page in enumerate(pages, 1):
         ncols = min(3, len(page))
         nrows = math.ceil(len(page) / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+        key_cols = 2 if ncols >= 2 else 1
+        key_rows = math.ceil(len(CURVE_KEY) / key_cols)
+        # every length in inches, so titles, key and labels never overlap whatever the page's shape
+        panel_w, panel_h = 4.4, 3.3
+        head = 0.45 + 0.2 * key_rows  # title + key
+        width = max(panel_w * ncols, 6.0 if ncols == 1 else 0.0)
+        height = head + panel_h * nrows + 0.1
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
         for ax in axes.flat[len(page):]:
             ax.set_visible(False)
         for ax, (c, picks) in zip(axes.flat, page):
+            for k, (label, r, lc) in enumerate(reversed(picks)):  # which run is which, over the panel
+                color = "tab:blue" if r.result.solved else "tab:red"
+                ax.annotate(_run_label(label, r), (0.5, 1.0), xycoords="axes fraction", xytext=(0, 3 + 8.5 * k),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=6.5, color=color)
             for label, r, lc in picks:
                 color = "tab:blue" if r.result.solved else "tab:red"
                 steps = np.asarray(lc.step)
-                for values, style, kind in ((lc.extrapolation_mse, "-", "extrap."),
-                                            (lc.interpolation_mse, ":", "interp.")):
-                    v = np.asarray(values, dtype=float)
-                    v = np.where(np.isfinite(v) & (v > 0), v, np.nan)  # log axis: gaps for NaN/∞/0
-                    ax.plot(steps, v, style, color=color, linewidth=1,
-                            label=f"{label}, seed {r.result.seed}" if kind == "extrap." else None)
+                extrap = np.asarray(lc.extrapolation_mse, dtype=float)
+                extrap = np.where(np.isfinite(extrap) & (extrap > 0), extrap, np.nan)  # log axis: gaps
+                interp = np.asarray(lc.interpolation_mse, dtype=float)
+                interp = np.where(np.isfinite(interp) & (interp > 0), interp, np.nan)
+                ax.plot(steps, extrap, "-", color=color, linewidth=1.1)
+                ax.plot(steps, interp, ":", color=color, linewidth=1.1)
+                at = np.flatnonzero(steps == r.result.selected_step)
+                if at.size and np.isfinite(extrap[at[0]]):
+                    ax.plot(steps[at[0]], extrap[at[0]], "o", markerfacecolor="none", markeredgecolor=color,
+                            markersize=6)
             for t in c.thresholds:
                 ax.axhline(t, color="tab:orange", linewidth=1, linestyle="--")
             ax.set_yscale("log")
             ax.yaxis.set_minor_locator(NullLocator())  # log minor ticks dominate the drawing time
-            ax.set_title(c.display_name, fontsize=9)
-            ax.set_xlabel("step", fontsize=8)
+            ax.set_title(c.display_name, fontsize=9, pad=5 + 8.5 * len(picks))
+            ax.set_xlabel("training step (iteration)", fontsize=8)
+            ax.set_ylabel("MSE (log scale)", fontsize=8)
             ax.tick_params(labelsize=7)
-            ax.legend(fontsize=6, loc="upper right")  # loc="best" costs seconds per panel
+        part = f", part {page_no} of {len(pages)}" if len(pages) > 1 else ""
+        fig.suptitle(f"Learning curves of selected runs: {stem}{part}", fontsize=11,
+                     y=1 - 0.08 / height, va="top")
+        fig.legend(handles=_key(lines, patches, CURVE_KEY), loc="upper center",
+                   bbox_to_anchor=(0.5, 1 - 0.38 / height), ncol=key_cols, fontsize=7.5, frameon=False,
+                   handlelength=2.5, columnspacing=2.0, labelspacing=0.3)
         # fixed spacing: tight_layout measures every tick label and costs seconds per page
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.06, top=0.95, wspace=0.25, hspace=0.45)
+        fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, bottom=0.5 / height,
+                            top=1 - (head + 0.3) / height, wspace=0.75 / (panel_w - 0.9),
+                            hspace=1.05 / (panel_h - 1.05))
         name = f"{stem}-learning-curves" + (f"-{page_no}" if len(pages) > 1 else "") + ".png"
         fig.savefig(out_dir / name, dpi=100)
         plt.close(fig)
-        out.append((f"Learning curves of selected runs ({stem}{f', part {page_no}' if len(pages) > 1 else ''}; "
-                    "solid: extrapolation MSE, dotted: interpolation MSE, dashed orange: threshold)", name))
+        out.append((f"Learning curves of selected runs ({stem}{part}; solid: extrapolation MSE, "
+                     "dotted: interpolation MSE, dashed orange: success threshold)", name))
     return out

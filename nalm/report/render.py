@@ -219,7 +219,9 @@ def render_html(
     *,
     db_name: str = "",
 ) -> str:
-    """The report as one HTML page with inline CSS; PNGs are referenced by relative path."""
+    """The report as one HTML page with inline CSS. ``plots``: suite -> [(caption, image src)], the src a
+    relative path or a ``data:`` URI (what :func:`nalm.report.write_report` passes, so the page needs no
+    other file)."""
     e = html.escape
     body = ["<h1>nalm benchmark report</h1>"]
     if db_name:

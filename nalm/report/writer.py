@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import tempfile
@@ -102,7 +103,8 @@ def write_report(
     suite: str | None = None,
     plots: bool = True,
 ) -> Report:
-    """Write ``report.<fmt>`` (and PNGs for md/html; Parquet beside the CSV when possible) to ``out_dir``.
+    """Write ``report.<fmt>`` to ``out_dir``: PNGs beside ``report.md``; ``report.html`` is one
+    self-contained page with its figures embedded as data URIs; Parquet beside the CSV when possible.
 
     Everything is written to a temporary directory next to ``out_dir`` and renamed into place, so a
     failure leaves no partial report. An existing ``out_dir`` is replaced only if it is empty or an
@@ -135,8 +137,11 @@ def write_report(
                     figs = plotting.success_heatmap(group, tmp, stem)
                     figs += plotting.extrapolation_distributions(group, cell_runs, tmp, stem)
                     figs += plotting.learning_curves(group, cell_runs, store.curve, tmp, stem)
+                    if fmt == "html":  # one self-contained page: the figures go inside it
+                        figs = [(caption, _embed(tmp / f)) for caption, f in figs]
+                    else:
+                        files += [f for _, f in figs]
                     figures[name] = figs
-                    files += [f for _, f in figs]
             if fmt == "md":
                 text = render_markdown(cells, figures, db_name=db.name)
             elif fmt == "html":
@@ -163,6 +168,13 @@ def write_report(
         cells=tuple(cells),
         markdown_tables=render_markdown(cells, tables_only=True),
     )
+
+
+def _embed(png: Path) -> str:
+    """A PNG as a ``data:`` URI (and the file removed: the page carries it)."""
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
+    png.unlink()
+    return f"data:image/png;base64,{data}"
 
 
 def _group(cells: Sequence[CellSummary]) -> dict[str, list[CellSummary]]:

@@ -56,8 +56,9 @@ def test_html_and_rerun_replace_the_previous_report(synthetic_db: Path, tmp_path
     assert not (out / "report.md").exists()  # replaced, not mixed
     page = (out / "report.html").read_text()
     assert "<style>" in page and "primer2022" in page and "madsen2020" not in page
-    for src in re.findall(r'<img src="([^"]+)"', page):
-        assert (out / src).is_file()
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sources and all(src.startswith("data:image/png;base64,") for src in sources)  # embedded
+    assert not list(out.glob("*.png"))
     assert leftovers(tmp_path) == []
 
 
