@@ -1,6 +1,6 @@
 """The published numbers shipped with nalm (``nalm/data/published_results.csv``), typed and looked up.
 
-One CSV row is one number read from a paper's source file (protocols.md §7): ``source, table, task,
+One CSV row is one number read from a paper's source file (see docs): ``source, table, task,
 operation, model, metric, value, n_seeds, where``. Nothing here computes a published number; the only
 derived quantity is :func:`published_success_interval`, which re-applies the papers' own Wilson formula
 to the published ``k/n`` (and says so).
@@ -215,7 +215,7 @@ def published_success_interval(cell: PublishedCell) -> PublishedInterval | None:
 
 
 def published_threshold(task: str, operation: str, source: str = "madsen2020") -> float:
-    """Extrapolation-MSE success threshold the published R pipeline used (protocols.md §2.1)."""
+    """Extrapolation-MSE success threshold the published R pipeline used (Madsen & Johansen 2020's R scripts)."""
     for r in published_rows():
         if (
             r.source == source

@@ -56,7 +56,7 @@ def success_rate(successes: int, trials: int) -> SuccessRate:
     return SuccessRate(int(successes), int(trials), low, high)
 
 
-# --- Madsen & Johansen's fitted means (protocols.md §2.5) -------------------------------------------
+# --- Madsen & Johansen's fitted means (their R scripts) -----------------------------------------------------
 #
 # The papers summarise solved-at by the mean of a maximum-likelihood Gamma fit and the sparsity error by
 # the "mean" μ of a Beta fit, each with a profile-likelihood 95 % interval, falling back to a t-interval
@@ -148,7 +148,7 @@ def gamma_fit_mean(values: Sequence[float]) -> MeanEstimate:
     The Gamma is parameterised by mean μ and variance σ² (σ² ≥ 1e-5), as in the papers. The MLE of a
     Gamma mean is exactly the arithmetic mean, so ``mean`` equals it; the fit contributes the skewed
     interval. Published fitted means can differ from the arithmetic mean because the papers' optimiser
-    stopped early (protocols.md §2.5); this function returns the true optimum. Falls back to the
+    stopped early; this function returns the true optimum. Falls back to the
     t-interval for fewer than two values, sd ≤ 1e-5, or any value ≤ 0 (a Gamma likelihood is degenerate
     at 0, e.g. a run solved at step 0).
     """

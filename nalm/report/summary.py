@@ -1,4 +1,4 @@
-"""Per-cell statistics of stored runs, scored as the papers score them (protocols.md §2.5).
+"""Per-cell statistics of stored runs, scored as the papers (and their R scripts) score them.
 
 A *cell* here is one (suite, cell key, config hash): runs of different configs are never pooled, even
 under one cell key (e.g. a quick and a full profile of the same suite).

@@ -1,4 +1,4 @@
-"""Each unit's default training recipe, as the reference experiments ran it (units.md §14).
+"""Each unit's default training recipe, as the reference experiments ran it, from their papers and reference code.
 
 Two settings: ``"madsen2020"`` — the two-layer network of the static arithmetic task (5·10⁶
 iterations; the *output* unit's regularizer schedule is shared by both layers), and

@@ -1,4 +1,4 @@
-"""The papers' fitted means (protocols.md §2.5), checked against scipy's own fits and the definition of
+"""The papers' fitted means (Madsen & Johansen 2020's R scripts), checked against scipy's own fits and the definition of
 a profile-likelihood interval. No per-run published data ship with nalm, so the fitted *published*
 numbers cannot be recomputed here; these tests check the method instead."""
 
@@ -77,7 +77,7 @@ def test_beta_fit_matches_scipy_and_profile_definition(a: float, b: float, n: in
     best = max(beta_profile_loglik(x, est.mean), stats.beta.logpdf(x, fa, fb).sum())
     for bound in (est.low, est.high):
         assert best - beta_profile_loglik(x, bound) == pytest.approx(DROP, abs=2e-3)
-    # the papers' μ is about half of the arithmetic mean (protocols.md §2.5)
+    # the papers' μ is about half of the arithmetic mean (Madsen & Johansen 2020's R scripts)
     assert est.mean == pytest.approx(x.mean() / 2, rel=0.1)
 
 

@@ -38,7 +38,7 @@ def test_evaluation_inputs_match_reference_check_values(mul: StaticArithmeticTas
 
 
 def _reference_set(op: str, spec, n: int, rows: int, rng_seed: int, subsets) -> tuple:
-    """stable-nalu's fork sampling, written out from the spec (protocols §1.1.3–1.1.5)."""
+    """stable-nalu's fork sampling, written out from the spec (stable-nalu's dataset code)."""
     rng = np.random.RandomState(rng_seed)
     if len(spec) == 1:
         x = rng.uniform(low=spec[0][0], high=spec[0][1], size=(rows, n))

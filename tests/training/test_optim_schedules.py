@@ -61,14 +61,14 @@ def test_per_run_learning_rate_equals_separate_runs() -> None:
 
 
 def test_linear_ramp_matches_spec_example() -> None:
-    # units.md §6g: λ̂ = 10, start 20 000, end 35 000, t = 27 500 → λ = 5
+    # NAU/NMU ramp (Primer recipe): λ̂ = 10, start 20 000, end 35 000, t = 27 500 → λ = 5
     ramp = LinearRamp(10.0, 20_000, 35_000)
     assert ramp(27_500, None) == 5.0  # type: ignore[arg-type]
     assert ramp(0, None) == 0.0 and ramp(10**6, None) == 10.0  # type: ignore[arg-type]
 
 
 def test_step_exponential_matches_npu_schedule() -> None:
-    # protocols.md §3.3: mul β is 1e-7 for t < 10 000, 1e-6 for t < 20 000, 1e-5 afterwards
+    # Primer protocol: mul β is 1e-7 for t < 10 000, 1e-6 for t < 20 000, 1e-5 afterwards
     beta = StepExponential(1e-7, 1e-5)
     values = [beta(t, None) for t in (0, 9_999, 10_000, 19_999, 20_000, 10**6)]  # type: ignore[arg-type]
     assert values == pytest.approx([1e-7, 1e-7, 1e-6, 1e-6, 1e-5, 1e-5], rel=1e-12)

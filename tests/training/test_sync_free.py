@@ -15,7 +15,7 @@ from nalm.training import LinearRamp, ModelSpec, OptimizerSpec, RunGroup, TrainR
 from nalm.training.recipes import default_recipe
 from nalm.training.trainer import _train_groups
 
-from test_trainer import SPEC, SeededTask  # tests/training is on sys.path (rootdir-less tests)
+from .helpers import SPEC, SeededTask
 
 RECIPE = TrainRecipe(
     iterations=400,

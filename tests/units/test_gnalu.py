@@ -1,4 +1,4 @@
-"""G-NALU (units.md §4)."""
+"""G-NALU (golden-ratio NALU; see docs/units.md)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_golden_functions():
     assert LN_PHI == pytest.approx(0.48121182506, abs=1e-11)
 
 
-def test_example_4g():
+def test_hand_computed_golden_weight_and_output():
     unit = set_params(GNALU(1, 1, dtype=F64), W_hat=[[1.0]], M_hat=[[0.0]], G=[[0.0]])
     assert unit.weight.item() == pytest.approx(0.2236068, abs=1e-7)
     assert unit(torch.tensor([[4.0]], dtype=F64)).item() == pytest.approx(1.1289158, abs=1e-7)

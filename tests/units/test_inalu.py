@@ -1,4 +1,4 @@
-"""iNALU (units.md §5)."""
+"""iNALU (Schlör et al. 2020, arXiv:2003.07629)."""
 
 from __future__ import annotations
 

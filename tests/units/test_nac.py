@@ -1,4 +1,4 @@
-"""NAC₊ and NAC• (units.md §1, §2)."""
+"""NAC₊ and NAC• (Trask et al. 2018, arXiv:1808.00508)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ def _example_weights(unit):
     return set_params(unit, W_hat=[[LN3 / 2, -LN3 / 2]], M_hat=[[0.0, LN3]])
 
 
-def test_nac_example_1g():
+def test_nac_hand_computed_weight_and_sum():
     unit = _example_weights(NAC(2, 1, dtype=F64))
     torch.testing.assert_close(unit.weight, torch.tensor([[0.25, -0.375]], dtype=F64))
     assert unit(torch.tensor([[4.0, 8.0]], dtype=F64)).item() == pytest.approx(-2.0, abs=1e-12)
 
 
-def test_nac_mul_example_2g():
+def test_nac_mul_hand_computed_product():
     unit = _example_weights(NACMul(2, 1, dtype=F64))
     assert unit(torch.tensor([[16.0, 1.0]], dtype=F64)).item() == pytest.approx(2.0, rel=1e-6)
     W = torch.tensor([[1.0, -1.0]], dtype=F64)

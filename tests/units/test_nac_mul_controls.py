@@ -1,4 +1,4 @@
-"""NAC•,σ and NAC•,NMU (units.md §12)."""
+"""NAC•,σ and NAC•,NMU (Madsen & Johansen 2020's controls)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NALU (units.md §3)."""
+"""NALU (Trask et al. 2018, arXiv:1808.00508)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NAU (units.md §6)."""
+"""NAU (Madsen & Johansen 2020, arXiv:2001.05016)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ F64 = torch.float64
 X = torch.tensor([[3.0, 4.0]], dtype=F64)
 
 
-def test_examples_6g():
+def test_hand_set_weights_add_and_clamp():
     unit = set_params(NAU(2, 1, dtype=F64), W=[[1.0, -1.0]])
     assert unit(X).item() == -1.0
     set_params(unit, W=[[1.5, -0.2]])

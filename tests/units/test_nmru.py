@@ -1,4 +1,4 @@
-"""NMRU (units.md §11)."""
+"""NMRU (Mistry et al. 2021, the division benchmark)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NMU (units.md §7)."""
+"""NMU (Madsen & Johansen 2020, arXiv:2001.05016)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ F64 = torch.float64
         ([[1.0, 1.0]], [0.0, 3.0], 0.0),
     ],
 )
-def test_examples_7g(W, x, y):
+def test_hand_set_weights_select_and_multiply(W, x, y):
     unit = set_params(NMU(2, 1, dtype=F64), W=W)
     assert unit(torch.tensor([x], dtype=F64)).item() == y
 

@@ -1,4 +1,4 @@
-"""NPU, RealNPU, NaiveNPU and the modified RealNPU (units.md §9)."""
+"""NPU, RealNPU, NaiveNPU and the modified RealNPU (Heim et al. 2020, arXiv:2006.01681)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_naive_npu_has_no_gate():
     assert not hasattr(NaiveNPU(2, 1), "g")
 
 
-def test_numerics_9e():
+def test_real_npu_at_zero_and_negative_inputs():
     assert _run(RealNPU, [0.0], W_re=[[-1.0]], g=[1.0]) == pytest.approx(2**23, rel=1e-9)  # ≈ 8.39e6
     assert abs(_run(RealNPU, [-4.0], W_re=[[0.5]], g=[1.0])) < 1e-6  # Re √−4 = 0
     assert abs(_run(RealNPU, [-4.0], W_re=[[1.0]], g=[0.5])) < 1e-6  # r = 2.5, κ = π/2

@@ -1,4 +1,4 @@
-"""NRU (units.md §10)."""
+"""NRU (Mistry et al. 2021, the division benchmark)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""sNMU (units.md §8)."""
+"""sNMU (stochastic NMU, Mistry et al. 2022)."""
 
 from __future__ import annotations
 

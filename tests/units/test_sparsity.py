@@ -1,4 +1,4 @@
-"""The sparsity-error helper (protocols.md §2.4)."""
+"""The sparsity-error helper (Madsen & Johansen 2020's sparsity error)."""
 
 from __future__ import annotations
 
