@@ -30,6 +30,8 @@ class Schedule(Protocol):
 
 @dataclass(frozen=True)
 class Constant:
+    """The same scale ``value`` at every step."""
+
     value: float
 
     def __call__(self, step: int, state: ScheduleState) -> float:

@@ -61,6 +61,10 @@ class RunGroup:
 
 @dataclass
 class TrainOutput:
+    """What :func:`train` returns for one group of runs: a scored :class:`~nalm.results.RunResult`
+    per seed (in the order of the seeds given), the trained stacked model, the threshold the runs
+    were scored against, and the call's timing (``wall_time_s`` includes set-up)."""
+
     runs: list[RunResult]
     model: nn.Module  # the stacked model of these runs after training, parameters [S, ...]
     threshold: float

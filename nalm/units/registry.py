@@ -52,6 +52,7 @@ def available_units() -> list[str]:
 
 
 def unit_class(name: str) -> Callable[..., ArithmeticUnit]:
+    """The class registered under ``name`` (raises ``ValueError`` for an unknown name)."""
     try:
         return _UNITS[name]
     except KeyError:
