@@ -19,7 +19,7 @@ _LAZY = {
     "parse_suite": "nalm.bench.schema",
     "packaged_suites": "nalm.bench.schema",
     "plan_cells": "nalm.bench.plan",
-    "parse_filter": "nalm.bench.plan",
+    "parse_filter": "nalm.bench.filters",
     "run_cells": "nalm.bench.runner",
 }
 

@@ -7,26 +7,20 @@ ranges, iterations, the recipe with its learning rate and schedules, threshold p
 nothing that does not (the number of seeds, the device, the library version): so ``--seeds 20``
 after ``--seeds 10`` trains only seeds 10–19, and a rerun skips what is stored.
 
-Filter syntax (``--only``): comma-separated terms that must all match. ``KEY=PATTERN`` with KEY one
-of ``block``, ``model``, ``op``, ``range``, ``cell``; PATTERN is a shell-style glob (``*``, ``?``,
-``[...]``), several alternatives separated by ``|``. ``model`` matches the model's key or its label
-(``model=NAC+`` or ``model=NAC*(NMU)``... glob characters in a label must be bracketed: ``NAC[*]``).
-A term without ``=`` is a glob over the cell id ``block/model/op[/range]``, e.g.
-``--only 'main/NMU/*'`` or ``--only 'model=NMU|NAU,op=mul'``.
+Which cells run is chosen by ``--only`` filters (:mod:`nalm.bench.filters`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from nalm.errors import ConfigError
 
+from .filters import FilterTerm, parse_filter
 from .schema import GridBlock, ModelDef, ProfileDef, Suite, suite_error
 
-FILTER_KEYS = ("block", "model", "op", "range", "cell")
 OP_LABELS = {"all": "x+y, x·y, x/y, √x"}
 
 
@@ -60,7 +54,7 @@ class Cell:
 
 
 # --------------------------------------------------------------------------------------------------
-# filter
+# what a filter sees of a cell before it is built
 # --------------------------------------------------------------------------------------------------
 
 
@@ -74,54 +68,6 @@ class _CellKey:
     model: str
     op: str
     range: str | None
-
-
-@dataclass(frozen=True)
-class FilterTerm:
-    key: str  # one of FILTER_KEYS
-    patterns: tuple[str, ...]
-
-    def matches(self, cell: Cell | _CellKey) -> bool:
-        values: tuple[str, ...]
-        if self.key == "cell":
-            values = (cell.id,)
-        elif self.key == "block":
-            values = (cell.block,)
-        elif self.key == "model":
-            values = (cell.model_key, cell.model)
-        elif self.key == "op":
-            values = (cell.op,)
-        else:
-            values = (cell.range,) if cell.range is not None else ()
-        return any(fnmatch.fnmatchcase(v, p) for v in values for p in self.patterns)
-
-
-def parse_filter(text: str | None) -> tuple[FilterTerm, ...]:
-    """Parse ``--only`` (see the module docstring). Raises :class:`ConfigError` naming ``--only``."""
-    if text is None:
-        return ()
-    if not text.strip():
-        raise ConfigError("--only: empty filter")
-    terms = []
-    for raw in text.split(","):
-        raw = raw.strip()
-        if not raw:
-            raise ConfigError(f"--only: empty term in {text!r}")
-        if "=" in raw:
-            key, _, value = raw.partition("=")
-            key = key.strip()
-            if key not in FILTER_KEYS:
-                raise ConfigError(
-                    f"--only: unknown key {key!r} in {raw!r} (keys: {', '.join(FILTER_KEYS)}; "
-                    "a term without '=' is a glob over cell ids)"
-                )
-        else:
-            key, value = "cell", raw
-        patterns = tuple(p.strip() for p in value.split("|"))
-        if not all(patterns):
-            raise ConfigError(f"--only: empty pattern in {raw!r}")
-        terms.append(FilterTerm(key, patterns))
-    return tuple(terms)
 
 
 # --------------------------------------------------------------------------------------------------

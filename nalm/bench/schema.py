@@ -91,8 +91,11 @@ from pydantic import (
 )
 
 from nalm.errors import ConfigError
+
 from nalm.policies import THRESHOLD_POLICIES
 from nalm.tasks.ops import ARTICLE_OPS, OPS, PRIMER_OPS
+
+from .filters import parse_filter
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -450,8 +453,6 @@ def check_references(suite: Suite) -> None:
             raise err(f"profiles.{pname}.grid", "selects no block")
         if p.only is not None and not p.only:
             raise err(f"profiles.{pname}.only", "selects no cell")
-        from .plan import parse_filter
-
         for j, text in enumerate(p.only or ()):
             try:
                 parse_filter(text)

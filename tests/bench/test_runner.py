@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from _bench_helpers import TINY_SUITE, stored_rows, write_suite
 
-from nalm.bench.plan import parse_filter, plan_cells
+from nalm.bench.filters import parse_filter
+from nalm.bench.plan import plan_cells
 from nalm.bench.runner import rescore, run_cells
 from nalm.bench.schema import load_suite, parse_suite
 from nalm.errors import ConfigError
