@@ -89,7 +89,14 @@ def test_kill_at_a_random_moment(reference, tmp_path: Path) -> None:
     delay = rng.uniform(0.2, 0.6) * duration
     db = tmp_path / "nalm.db"
 
-    final = _kill_then_resume(suite, db, lambda proc: time.sleep(delay))
+    def wait(proc: subprocess.Popen) -> None:
+        # A random moment, but before the last cell is stored: the reference's duration was measured
+        # under another load, so a plain sleep could outlast the whole suite on a busy machine.
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and count_cells(db) < (CELLS - 1) * POLICIES and proc.poll() is None:
+            time.sleep(0.01)
+
+    final = _kill_then_resume(suite, db, wait)
     assert final == rows
     assert _report(db) == report
 
