@@ -147,15 +147,14 @@ def _format(summary: dict[str, Any]) -> str:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option(
-    "--compile", "compile_step", is_flag=True,
-    help="Compile the training step with torch.compile: less per-step overhead after a one-off "
-    "compile; pays for long runs. Results agree with eager mode to rounding.",
+    "--backend", type=click.Choice(["eager", "compile", "cuda_graph"]), default=None,
+    help="How each update runs: eager (default); compile (torch.compile: less per-step overhead "
+    "after a one-off compile, pays for long runs; results agree to rounding); cuda_graph (CUDA "
+    "only: the whole update captured once and replayed; same results bit for bit, faster where "
+    "kernel launches dominate).",
 )
-@click.option(
-    "--cuda-graph", "cuda_graph", is_flag=True,
-    help="CUDA only: capture the whole update as one CUDA graph and replay it; same results bit "
-    "for bit, faster where kernel launches dominate (hundreds of runs).",
-)
+@click.option("--compile", "compile_step", is_flag=True, help="Alias of --backend compile.")
+@click.option("--cuda-graph", "cuda_graph", is_flag=True, help="Alias of --backend cuda_graph.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def train(
     units: tuple[str, ...] | None,
@@ -174,6 +173,7 @@ def train(
     threshold_policy: str | None,
     device: str,
     dtype: str,
+    backend: str | None,
     compile_step: bool,
     cuda_graph: bool,
     as_json: bool,
@@ -198,10 +198,14 @@ def train(
         units = units + unit2
     if lr is not None and not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"--lr: must be positive and finite, got {lr}")
-    if cuda_graph and not device.startswith("cuda"):
-        raise ConfigError("--cuda-graph: needs a CUDA --device")
     if cuda_graph and compile_step:
         raise ConfigError("--cuda-graph: cannot be combined with --compile; choose one")
+    alias = "cuda_graph" if cuda_graph else "compile" if compile_step else None
+    if backend is not None and alias is not None and alias != backend:
+        raise ConfigError(f"--backend: {backend} contradicts --{alias.replace('_', '-')}")
+    backend = backend or alias or "eager"
+    if backend == "cuda_graph" and not device.startswith("cuda"):
+        raise ConfigError("--cuda-graph: needs a CUDA --device")
     if device.startswith("cuda"):
         import torch
 
@@ -226,7 +230,7 @@ def train(
             device=device,
             dtype=dtype,
             progress=bar.update,
-            compile=compile_step,
-            cuda_graph=cuda_graph,
+            compile=backend == "compile",
+            cuda_graph=backend == "cuda_graph",
         )
     click.echo(json.dumps(summary, indent=2) if as_json else _format(summary))

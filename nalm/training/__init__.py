@@ -4,8 +4,11 @@ from .model import ModelSpec, slice_stacked, stack_modules, unstack_module
 from .recipe import OptimizerSpec, TrainRecipe
 from .schedules import Constant, GatedConstant, LinearRamp, StepExponential
 from .trainer import RunGroup, TrainOutput, train, train_groups
+from .update import BACKENDS, Backend
 
 __all__ = [
+    "BACKENDS",
+    "Backend",
     "Constant",
     "GatedConstant",
     "LinearRamp",

@@ -99,3 +99,18 @@ def test_help_lists_units_and_keeps_measurements_out() -> None:
     assert proc.returncode == 0
     assert "--units" in proc.stdout and "nau,nmu" in proc.stdout
     assert "H200" not in proc.stdout and "H100" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["--backend", "cuda_graph"], "--cuda-graph"),
+        (["--backend", "eager", "--compile"], "--backend"),
+        (["--backend", "tpu"], "--backend"),
+    ],
+)
+def test_backend_option_errors(extra: list[str], needle: str) -> None:
+    proc = run_cli("--units", "nau", "--op", "add", "--interp", "1,2", "--extrap", "2,6", *extra)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr

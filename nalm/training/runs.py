@@ -1,0 +1,198 @@
+"""The state of S runs trained as one batch: their stacked network, optimiser, masks, data and curves.
+
+Everything that couples runs in a naive implementation is kept per run here, so the batch is
+*exactly* S independent runs (see :mod:`nalm.training.trainer`). The update itself is
+:class:`nalm.training.update.Update`; this module knows nothing of how a step is executed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.func import functional_call
+
+from nalm.tasks import GroupedTrainStream, Task
+from nalm.units import ArithmeticUnit
+from nalm.units.sparsity import sparsity_error
+
+from .model import ModelSpec, stack_modules
+from .recipe import TrainRecipe
+from .schedules import ScheduleState
+
+# Evaluation inputs are processed in chunks so that S runs × N rows never materialise at once.
+_EVAL_ELEMENTS_PER_CHUNK = 1 << 24
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs of one task, scored against one threshold, trained in a batch with other groups."""
+
+    task: Task
+    seeds: tuple[int, ...]
+    threshold: float
+
+
+class HookContext:
+    """What a hook may read or do (``recipe.HookContext``), backed by the batch."""
+
+    def __init__(self, runs: BatchedRuns) -> None:
+        self._runs = runs
+        self.seeds = runs.seeds
+
+    @property
+    def last_interpolation_mse(self) -> Tensor:
+        return self._runs.schedule_state.last_interpolation_mse
+
+    def reinitialize(self, runs: Tensor, step: int) -> None:
+        self._runs.reinitialize(runs, step)
+
+
+class BatchedRuns:
+    """S runs of one network and recipe (several tasks allowed: one :class:`RunGroup` each)."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        groups: Sequence[RunGroup],
+        recipe: TrainRecipe,
+        *,
+        device: object,
+        dtype: torch.dtype,
+    ) -> None:
+        if not groups:
+            raise ValueError("groups: need at least one group of runs")
+        for group in groups:
+            if len(group.seeds) == 0:
+                raise ValueError("seeds: need at least one run")
+            if len(set(group.seeds)) != len(group.seeds):
+                raise ValueError("seeds: must be distinct")
+            task = group.task
+            if (task.in_features, task.out_features) != (spec.in_features, spec.out_features):
+                raise ValueError(
+                    f"model maps {spec.in_features}→{spec.out_features} but the task has "
+                    f"{task.in_features} inputs and {task.out_features} outputs"
+                )
+        self.groups = list(groups)
+        self.seeds = [int(s) for g in self.groups for s in g.seeds]  # repeats across groups allowed
+        ends = np.cumsum([len(g.seeds) for g in self.groups]).tolist()
+        self.slices = [slice(a, b) for a, b in zip([0] + ends[:-1], ends)]
+        lr = recipe.optimizer.lr
+        if isinstance(lr, tuple) and len(lr) != len(self.seeds):
+            raise ValueError(f"lr: {len(lr)} per-run learning rates for {len(self.seeds)} runs")
+        self.spec, self.recipe = spec, recipe
+        self.device, self.dtype = torch.device(device or "cpu"), dtype  # type: ignore[call-overload]
+        runs = len(self.seeds)
+        # One per run, in the training dtype: a comparison with a Python float rounds it the same way.
+        self.thresholds = torch.tensor(
+            [g.threshold for g in self.groups for _ in g.seeds], dtype=dtype, device=self.device
+        )
+        self.model = stack_modules(
+            [spec.build(s, device=self.device, dtype=dtype) for s in self.seeds]
+        )
+        self.model.train()
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = recipe.optimizer.build(self.params)
+        self.alive = torch.ones(runs, dtype=torch.bool, device=self.device)
+        self.diverged_at = torch.full((runs,), -1, dtype=torch.long)
+        self.stopped = torch.zeros(runs, dtype=torch.bool, device=self.device)
+        self.schedule_state = ScheduleState(
+            last_interpolation_mse=torch.full((runs,), float("inf"), dtype=dtype, device=self.device)
+        )
+        self.context = HookContext(self)
+        self.eval_sets = {
+            split: [
+                g.task.evaluation_set(split, list(g.seeds), device=self.device, dtype=dtype)
+                for g in self.groups
+            ]
+            for split in ("interpolation", "extrapolation")
+        }
+        # One prepared plan draws every group's batch (shared draws where possible), into the same
+        # buffers at every step: a batch is used up by its step before the next one is drawn.
+        self.stream = GroupedTrainStream(
+            [(g.task, g.seeds) for g in self.groups], device=self.device, dtype=dtype, reuse_output=True
+        )
+        self.layers = [m for m in self.model.modules() if isinstance(m, ArithmeticUnit)]
+        # Only layers that override the contract's no-op methods are called in the hot loop.
+        self.projecting = [m for m in self.layers if type(m).project_ is not ArithmeticUnit.project_]
+        self.regularized = [
+            m for m in self.layers if type(m).regularizers is not ArithmeticUnit.regularizers
+        ]
+        self.any_frozen = False
+        self.curve_steps: list[int] = []
+        self.curve_values: list[Tensor] = []  # each [3, S]: interpolation, extrapolation, sparsity
+        self.stopped_at = torch.full((runs,), -1, dtype=torch.long)
+        self.logged_points = torch.zeros(runs, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def none_left(self) -> bool:
+        """Whether every run has frozen (diverged or stopped early): nothing is left to train."""
+        return self.any_frozen and not bool((self.alive & ~self.stopped).any())
+
+    # -- data -------------------------------------------------------------------------------
+    def batch(self, step: int | Tensor) -> tuple[Tensor, Tensor]:
+        """Every run's training batch at ``step``; groups' batches are concatenated in order.
+        Valid until the next call (the stream refills the same buffers)."""
+        return self.stream(step, self.recipe.batch_size)
+
+    # -- evaluation -------------------------------------------------------------------------
+    @torch.no_grad()
+    def _mse(self, x: Tensor, y: Tensor, runs_slice: slice) -> Tensor:
+        """MSE ``[s]`` of the runs in ``runs_slice`` on their evaluation set."""
+        if len(self.groups) == 1:
+            model: Callable[[Tensor], Tensor] = self.model
+        else:
+            # This group's runs only: each group has its own evaluation inputs.
+            state = {n: t[runs_slice] for n, t in self.model.named_parameters()}
+            state.update({n: t[runs_slice] for n, t in self.model.named_buffers()})
+            model = lambda inputs: functional_call(self.model, state, (inputs,))  # noqa: E731
+        runs, rows = y.shape[0], y.shape[-2]
+        # Sized for a unit that expands its input to [S, rows, O, I] (NMU as a first layer).
+        chunk = max(1, _EVAL_ELEMENTS_PER_CHUNK // max(1, runs * x.shape[-1]))
+        total = torch.zeros(runs, dtype=torch.float64, device=y.device)
+        for start in range(0, rows, chunk):
+            pred = model(x[..., start : start + chunk, :])
+            err = (pred - y[..., start : start + chunk, :]).to(torch.float64)
+            total += err.square().sum(dim=(-2, -1))
+        return (total / (rows * y.shape[-1])).to(self.dtype)
+
+    @torch.no_grad()
+    def evaluate(self, step: int) -> Tensor:
+        """Interpolation and extrapolation MSE and sparsity error of every run, ``[3, S]``; logged."""
+        self.model.eval()
+        try:
+            interpolation, extrapolation = (
+                torch.cat([self._mse(x, y, runs) for (x, y), runs in zip(self.eval_sets[split], self.slices)])
+                for split in ("interpolation", "extrapolation")
+            )
+            sparsity = sparsity_error(self.model).to(self.dtype)
+        finally:
+            self.model.train()
+        values = torch.stack([interpolation, extrapolation, sparsity])
+        # Runs that diverged or stopped are not logged any more (as the reference logs end).
+        logged = self.alive & ~self.stopped
+        self.logged_points += logged.long().cpu()
+        self.curve_steps.append(step)
+        self.curve_values.append(
+            torch.where(logged, values, torch.full_like(values, float("nan"))).cpu()
+        )
+        self.schedule_state.last_interpolation_mse = torch.where(
+            logged, interpolation, self.schedule_state.last_interpolation_mse
+        )
+        return values
+
+    # -- hooks' extension point ---------------------------------------------------------------
+    @torch.no_grad()
+    def reinitialize(self, runs: Tensor, step: int) -> None:
+        for index in torch.nonzero(runs.cpu()).flatten().tolist():
+            # A fresh draw that depends only on (seed, step), so it is the same in any batch.
+            fresh = self.spec.build(
+                hash((self.seeds[index], step)) & 0x7FFFFFFF, device=self.device, dtype=self.dtype
+            )
+            for name, p in fresh.named_parameters():
+                self.model.get_parameter(name)[index].copy_(p)
