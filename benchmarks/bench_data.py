@@ -47,7 +47,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from nalm.tasks import StaticArithmeticTask
-    from nalm.tasks.counter_rng import numba_available
+    from nalm.tasks.rng import numba_available
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from nalm.tasks import StaticArithmeticTask
-from nalm.tasks import counter_rng as cr
+from nalm.tasks import rng as cr
 
 CASES = [
     # (op, input_size, interpolation range, dtype)

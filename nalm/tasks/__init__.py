@@ -1,9 +1,17 @@
 """Tasks: immutable, validated configs that produce seeded, batched data for S runs at once.
 
 ``StaticArithmeticTask`` (Madsen & Johansen 2020), ``SingleModuleTask`` (Mistry et al. 2022) and the
-named presets. Exports load lazily: ``nalm.tasks.ops`` (the list of operations) is torch-free, so the
-CLI can validate an operation without loading torch; numba is imported only when a training batch is
-first drawn on the CPU.
+named presets. What lives where:
+
+* ``ops`` — the table of operations (name, subsets used, formula, computation); torch-free;
+* ``ranges`` — input ranges: validation, normalisation, formatting;
+* ``static`` — the static task and the single-module task, with their fixed evaluation sets;
+* ``streams`` — training streams: one task's runs, several tasks grouped, the draw plan;
+* ``rng`` — the counter-based generator behind the streams (numba or torch backend);
+* ``presets``, ``article``, ``npu_simple`` — the published settings and the other tasks.
+
+Exports load lazily: ``nalm.tasks.ops`` is torch-free, so the CLI can validate an operation without
+loading torch; numba is imported only when a training batch is first drawn on the CPU.
 """
 
 from __future__ import annotations
@@ -19,28 +27,28 @@ _LAZY_EXPORTS = {
     "madsen_task": ".presets",
     "primer_task": ".presets",
     "OPS": ".ops",
+    "OPERATIONS": ".ops",
     "BINARY_OPS": ".ops",
     "PRIMER_OPS": ".ops",
-    "GroupedTrainStream": ".static",
+    "Operation": ".ops",
     "SingleModuleTask": ".static",
     "StaticArithmeticTask": ".static",
-    "format_range": ".static",
-    "train_batches": ".static",
+    "format_range": ".ranges",
+    "normalize_range": ".ranges",
+    "GroupedTrainStream": ".streams",
+    "SharedDraw": ".streams",
+    "train_batches": ".streams",
 }
 
 __all__ = sorted(_LAZY_EXPORTS)
 
 if TYPE_CHECKING:
     from ._base import Split, Task
-    from .ops import BINARY_OPS, OPS, PRIMER_OPS
+    from .ops import BINARY_OPS, OPERATIONS, OPS, PRIMER_OPS, Operation
     from .presets import PRIMER_RANGES, madsen_simple_task, madsen_task, primer_task
-    from .static import (
-        GroupedTrainStream,
-        SingleModuleTask,
-        StaticArithmeticTask,
-        format_range,
-        train_batches,
-    )
+    from .ranges import format_range, normalize_range
+    from .static import SingleModuleTask, StaticArithmeticTask
+    from .streams import GroupedTrainStream, SharedDraw, train_batches
 
 
 def __getattr__(name: str) -> Any:

@@ -7,14 +7,21 @@ other runs it is trained beside.
 A task may also declare ``device_steps = True``: its ``train_batch`` then accepts the step as a 0-d
 int64 tensor on the device and draws without reading it back on the host, which is what a CUDA
 graph replaying the whole update needs (``train(..., cuda_graph=True)``). Absent means False.
+
+A task may also declare ``shared_draw()``: how its batches can be drawn together with other tasks'
+(a :class:`nalm.tasks.streams.SharedDraw`); :class:`nalm.tasks.streams.GroupedTrainStream` then shares
+inputs and kernel calls between such tasks. Absent means the task draws its own batch.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Protocol, Sequence, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from nalm.errors import ConfigError
 
 Split = Literal["interpolation", "extrapolation"]
 
@@ -51,3 +58,12 @@ class Task(Protocol):
     ) -> tuple[Tensor, Tensor]:
         """Fixed evaluation inputs ``[S or 1, N, I]`` (broadcastable) and targets ``[S, N, O]``."""
         ...
+
+
+def check_seed(seed: Any) -> int:
+    """A run seed as an int: an integer in [0, 2**32) (numpy ``RandomState`` seeds)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed: expected an integer, got {seed!r}")
+    if not 0 <= int(seed) < 2**32:
+        raise ConfigError(f"seed: must be in [0, 2**32) (numpy RandomState seeds), got {seed}")
+    return int(seed)

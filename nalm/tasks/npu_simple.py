@@ -9,7 +9,7 @@ harness open):
 
 * **Training** (paper code): a fresh batch of 100 rows at every step, ``x, y ~ U(0.1, 2.1)``
   (``rand()*2 + 0.1``; the paper's text says U(0.1, 2)). nalm draws the rows from its counter-based
-  stream (:mod:`nalm.tasks.counter_rng`): same distribution, not the Julia RNG's numbers, and a run's
+  stream (:mod:`nalm.tasks.rng`): same distribution, not the Julia RNG's numbers, and a run's
   rows depend only on its seed and the step.
 * **Interpolation set** (nalm's choice, used to select the step as for the other tasks): 10,000 fixed
   rows from U(0.1, 2.1)², ``numpy.random.RandomState(20200601)``, identical for every run.
@@ -39,7 +39,7 @@ from torch import Tensor
 from nalm.errors import ConfigError
 
 from ._base import Split
-from .counter_rng import UniformStream, stream_precision
+from .rng import UniformStream, stream_precision
 
 #: Output names in order (the published CSV's ``operation`` values).
 OUTPUTS: tuple[str, ...] = ("add", "mul", "div", "root")

@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 from nalm.errors import ConfigError
 
 from .ops import PRIMER_OPS
-from .static import RangeSpec, SingleModuleTask, StaticArithmeticTask
+from .ranges import RangeSpec
+from .static import SingleModuleTask, StaticArithmeticTask
 
 
 class RangePair(NamedTuple):

@@ -24,9 +24,10 @@ possibly overlapping subsets of ``x`` placed at a seed-dependent offset; the tar
   subset placement). Unions of two ranges are drawn as the reference does: a full array from range 0,
   a full array from range 1, then a 0/1 coin array; coin 1 takes range 0.
 * **Training stream**: a fresh batch every step from nalm's counter-based generator
-  (:mod:`nalm.tasks.counter_rng`) — the same distribution as the reference's ``RandomState`` fork, not
-  the same numbers, and independent of which other runs share the batch. Targets: float64 subset sums
-  of the returned inputs, the operation in float64, then cast.
+  (:mod:`nalm.tasks.rng`, drawn by :mod:`nalm.tasks.streams`) — the same distribution as the
+  reference's ``RandomState`` fork, not the same numbers, and independent of which other runs share
+  the batch. Targets: float64 subset sums of the returned inputs, the operation in float64 (the
+  table in :mod:`nalm.tasks.ops`), then cast.
 
 The Primer's single-module task (Mistry, Farrahi & Hare, "A Primer for Neural Arithmetic Logic
 Modules", JMLR 2022) is this generator with 2 (or 10, 100) inputs and one-element subsets: see
@@ -39,7 +40,7 @@ import functools
 import math
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -47,106 +48,18 @@ from torch import Tensor
 
 from nalm.errors import ConfigError
 
-from ._base import Split, Task
-from .ops import BINARY_OPS, OPS
-from .counter_rng import UniformStream, stream_precision
+from ._base import Split, check_seed
+from .ops import BINARY_OPS, OPS, operation
+from .ranges import Interval, RangeSpec, format_fraction, format_range, normalize_range, sum_intervals
+from .streams import SharedDraw, TrainStream, _cached_stream
 
+# Importable from here as before the split into ranges, static and streams (Interval above, too).
+from .streams import GroupedTrainStream, torch_op, train_batches  # noqa: F401
 
 #: ``RandomState`` seeds of the reference's fixed validation (interpolation) and test (extrapolation)
 #: forks, "from random.org" per the stable-nalu experiment script.
 EVAL_RNG_SEEDS: dict[str, int] = {"interpolation": 43953907, "extrapolation": 8689336}
 SPLITS: tuple[str, ...] = ("interpolation", "extrapolation")
-
-Interval = tuple[float, float]
-RangeSpec = tuple[Interval, ...]
-
-
-# --------------------------------------------------------------------------------------------------
-# ranges
-# --------------------------------------------------------------------------------------------------
-
-
-def _as_float(value: Any, field_name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"{field_name}: expected a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ConfigError(f"{field_name}: bounds must be finite, got {value!r}")
-    return v
-
-
-def _fmt(v: float) -> str:
-    return f"{v:g}"
-
-
-def format_range(spec: RangeSpec) -> str:
-    """``U[1,2]`` or ``U[-6,-2] ∪ U[2,6]``."""
-    return " ∪ ".join(f"U[{_fmt(lo)},{_fmt(hi)}]" for lo, hi in spec)
-
-
-def normalize_range(value: Any, field_name: str) -> RangeSpec:
-    """Validate a range and return it as a tuple of ``(lo, hi)`` float pairs (one pair, or two).
-
-    Accepts ``(lo, hi)`` or a union ``((lo0, hi0), (lo1, hi1))`` of two ranges of equal width (the
-    reference's rule), sampled element-wise with a fair coin. Raises :class:`ConfigError` naming
-    ``field_name`` for anything else: empty or reversed ranges, non-finite bounds, unequal widths,
-    overlapping union members, more than two members.
-    """
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if not isinstance(value, (tuple, list)) or len(value) == 0:
-        raise ConfigError(
-            f"{field_name}: expected (lo, hi) or a union ((lo, hi), (lo, hi)), got {value!r}"
-        )
-    if all(not isinstance(v, (tuple, list)) for v in value):
-        members: list[Any] = [value]
-    elif all(isinstance(v, (tuple, list)) for v in value):
-        members = list(value)
-    else:
-        raise ConfigError(f"{field_name}: mixes numbers and ranges: {value!r}")
-    if len(members) > 2:
-        raise ConfigError(
-            f"{field_name}: a union may have at most 2 ranges (as in the reference), got {len(members)}"
-        )
-    out: list[Interval] = []
-    for m in members:
-        if len(m) != 2:
-            raise ConfigError(f"{field_name}: a range needs exactly two bounds (lo, hi), got {m!r}")
-        lo, hi = _as_float(m[0], field_name), _as_float(m[1], field_name)
-        if lo == hi:
-            raise ConfigError(f"{field_name}: empty range [{_fmt(lo)}, {_fmt(hi)}]")
-        if lo > hi:
-            raise ConfigError(
-                f"{field_name}: reversed range [{_fmt(lo)}, {_fmt(hi)}] (lo must be below hi)"
-            )
-        out.append((lo, hi))
-    if len(out) == 2:
-        (lo0, hi0), (lo1, hi1) = out
-        w0, w1 = hi0 - lo0, hi1 - lo1
-        if not math.isclose(w0, w1, rel_tol=1e-9, abs_tol=0.0):
-            raise ConfigError(
-                f"{field_name}: union ranges must have equal widths (the coin picks a range with "
-                f"probability 1/2), got widths {_fmt(w0)} and {_fmt(w1)}"
-            )
-        if max(lo0, lo1) < min(hi0, hi1):
-            raise ConfigError(
-                f"{field_name}: union ranges overlap: {format_range(tuple(out))}"
-            )
-    return tuple(out)
-
-
-def _sum_intervals(spec: RangeSpec, m: int) -> list[tuple[Fraction, Fraction]]:
-    """Closed intervals whose union is the set of sums of ``m`` inputs drawn from ``spec`` (exact)."""
-    fr = [(Fraction(lo), Fraction(hi)) for lo, hi in spec]
-    if len(fr) == 1:
-        (lo, hi), = fr
-        return [(m * lo, m * hi)]
-    (lo0, hi0), (lo1, hi1) = fr
-    return [(c * lo0 + (m - c) * lo1, c * hi0 + (m - c) * hi1) for c in range(m + 1)]
-
-
-def _fmt_frac(v: Fraction) -> str:
-    return _fmt(float(v))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -171,51 +84,9 @@ def reference_inputs(spec: RangeSpec, n: int, rows: int, rng_seed: int) -> np.nd
 
 
 def reference_op(op: str, subset_sums: Sequence[np.ndarray]) -> np.ndarray:
-    """The reference's float64 NumPy operation on the subset sums (``add``/``mul`` over all subsets)."""
-    if op == "add":
-        return np.sum(subset_sums, axis=0)
-    if op == "sub":
-        return subset_sums[0] - subset_sums[1]
-    if op == "mul":
-        return np.prod(subset_sums, axis=0)
-    if op == "div":
-        return subset_sums[0] / subset_sums[1]
-    if op == "squared":
-        return subset_sums[0] * subset_sums[0]
-    if op == "root":
-        return np.sqrt(subset_sums[0])
-    raise ConfigError(f"op: unknown operation {op!r}")
-
-
-def torch_op(op: str, sums: Tensor) -> Tensor:
-    """The operation on float64 subset sums ``[..., K]`` (left to right over subsets for add/mul)."""
-    if op == "add":
-        out = sums[..., 0]
-        for k in range(1, sums.shape[-1]):
-            out = out + sums[..., k]
-        return out
-    if op == "sub":
-        return sums[..., 0] - sums[..., 1]
-    if op == "mul":
-        out = sums[..., 0]
-        for k in range(1, sums.shape[-1]):
-            out = out * sums[..., k]
-        return out
-    if op == "div":
-        return sums[..., 0] / sums[..., 1]
-    if op == "squared":
-        return sums[..., 0] * sums[..., 0]
-    if op == "root":
-        return torch.sqrt(sums[..., 0])
-    raise ConfigError(f"op: unknown operation {op!r}")
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed: expected an integer, got {seed!r}")
-    if not 0 <= int(seed) < 2**32:
-        raise ConfigError(f"seed: must be in [0, 2**32) (numpy RandomState seeds), got {seed}")
-    return int(seed)
+    """The reference's float64 NumPy operation on the subset sums (``add``/``mul`` over all subsets,
+    left to right): :data:`nalm.tasks.ops.OPERATIONS`' computation with numpy."""
+    return operation(op).compute(subset_sums, np)
 
 
 def _check_split(split: str) -> str:
@@ -316,16 +187,16 @@ class StaticArithmeticTask:
             if low < 0:
                 raise ConfigError(
                     f"{name}: op 'root' is undefined for negative a, but a (the sum of {m} inputs "
-                    f"from {format_range(spec)}) reaches {_fmt_frac(low)}"
+                    f"from {format_range(spec)}) reaches {format_fraction(low)}"
                 )
         if self.op == "div" and not self.allow_zero_denominator:
             m = sizes[1]
-            for lo, hi in _sum_intervals(spec, m):
+            for lo, hi in sum_intervals(spec, m):
                 if lo <= 0 <= hi:
                     span = (
-                        f"b in [{_fmt_frac(lo)}, {_fmt_frac(hi)}]"
+                        f"b in [{format_fraction(lo)}, {format_fraction(hi)}]"
                         if len(spec) == 1
-                        else f"b can lie in [{_fmt_frac(lo)}, {_fmt_frac(hi)}]"
+                        else f"b can lie in [{format_fraction(lo)}, {format_fraction(hi)}]"
                     )
                     raise ConfigError(
                         f"{name}: op 'div' divides by b, the sum of {m} inputs from "
@@ -368,7 +239,7 @@ class StaticArithmeticTask:
 
     def offset(self, seed: int) -> int:
         """Subset offset of run ``seed``: the first draw of ``RandomState(seed)`` (0 when simple)."""
-        return _offset(self.input_size, self.used_size, self.simple, _check_seed(seed))
+        return _offset(self.input_size, self.used_size, self.simple, check_seed(seed))
 
     def subsets(self, seed: int) -> tuple[tuple[int, int], ...]:
         """Half-open input ranges of the subsets (``a`` first, then ``b``, ...) for run ``seed``."""
@@ -382,16 +253,7 @@ class StaticArithmeticTask:
     def formula(self, seed: int | None = None) -> str:
         """Human-readable target, e.g. ``sum(x[44:69]) * sum(x[57:82])``."""
         ranges = self.subsets(seed) if seed is not None else self.template
-        names = [f"sum(x[{s}:{e}])" for s, e in ranges]
-        a, b = names[0], names[1] if len(names) > 1 else None
-        return {
-            "add": " + ".join(names),
-            "sub": f"{a} - {b}",
-            "mul": " * ".join(names),
-            "div": f"{a} / {b}",
-            "squared": f"({a})**2",
-            "root": f"sqrt({a})",
-        }[self.op]
+        return operation(self.op).text([f"sum(x[{s}:{e}])" for s, e in ranges])
 
     def range_for(self, split: Split) -> RangeSpec:
         return self.interpolation_range if _check_split(split) == "interpolation" else (
@@ -445,6 +307,21 @@ class StaticArithmeticTask:
         x, sums = stream.draw(step, batch_size)
         return x, stream.targets(self.op, sums)
 
+    def shared_draw(self) -> SharedDraw:
+        """How :class:`~nalm.tasks.streams.GroupedTrainStream` may draw this task's batches with
+        other tasks' (the hook it asks every task for).
+
+        The inputs and subset sums do not depend on the operation, so the source is this task with
+        ``op="add"``: tasks differing only in their operation share a draw. Tasks of one geometry
+        (input size and subset sizes) and a single training range merge into one call.
+        """
+        merge_key = (
+            (self.input_size, tuple(e - s for s, e in self.template))
+            if len(self.interpolation_range) == 1
+            else None
+        )
+        return SharedDraw(_without_op(self), self.op, merge_key)
+
     # ---------------------------------------------------------------- evaluation sets
     def evaluation_inputs(self, split: Split) -> np.ndarray:
         """The fixed float64 inputs ``[eval_samples, input_size]`` of a split (read-only, cached)."""
@@ -493,222 +370,12 @@ def _reference_targets(task: StaticArithmeticTask, split: str, offset: int) -> n
     return y
 
 
-class TrainStream:
-    """Training batches of fixed runs: ``stream(step, batch_size) -> (x [S,B,I], y [S,B,1])``."""
-
-    def __init__(
-        self,
-        task: StaticArithmeticTask,
-        seeds: Sequence[int],
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype = torch.float32,
-        backend: str = "auto",
-        reuse_output: bool = False,
-    ) -> None:
-        self.task = task
-        self.seeds = tuple(_check_seed(s) for s in seeds)
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise ConfigError(f"dtype: must be a floating-point torch dtype, got {dtype!r}")
-        self.dtype = dtype
-        self.device = torch.device("cpu" if device is None else device)
-        spec = task.interpolation_range
-        lo = [r[0] for r in spec]
-        width = [r[1] - r[0] for r in spec]
-        ranges = np.array([task.subsets(s) for s in self.seeds], dtype=np.int64).reshape(
-            len(self.seeds), -1, 2
-        )
-        self.precision = stream_precision(dtype)
-        self._stream = UniformStream(
-            self.seeds, task.input_size, lo, width, ranges[..., 0], ranges[..., 1],
-            precision=self.precision, device=self.device, backend=backend,
-            reuse_output=reuse_output,
-        )
-
-    @property
-    def backend(self) -> str:
-        return self._stream.backend
-
-    def __call__(self, step: int | Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
-        x, sums = self.draw(step, batch_size)
-        return x, self.targets(self.task.op, sums)
-
-    def draw(self, step: int | Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
-        """Inputs ``[S, B, I]`` (device, dtype) and their float64 subset sums ``[S, B, K]`` at ``step``."""
-        return _draw(self._stream, step, batch_size, device=self.device, dtype=self.dtype)
-
-    def targets(self, op: str, sums: Tensor) -> Tensor:
-        """Targets ``[S, B, 1]`` of operation ``op`` from :meth:`draw`'s subset sums (op in float64)."""
-        return _targets(op, sums, self.device, self.dtype)
-
-
-def _draw(
-    stream: UniformStream, step: int | Tensor, batch_size: int, *, device: torch.device, dtype: torch.dtype
-) -> tuple[Tensor, Tensor]:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size: must be a positive integer, got {batch_size!r}")
-    if isinstance(step, Tensor):
-        # A device-side step (CUDA graphs): checked for kind, not value (that would read it back).
-        if step.dim() != 0 or step.dtype != torch.int64 or step.device.type != stream.device.type:
-            raise ConfigError(f"step: a tensor step must be 0-d int64 on {stream.device}")
-    elif isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-        raise ConfigError(f"step: must be a non-negative integer, got {step!r}")
-    else:
-        step = int(step)
-    x, sums = stream(step, int(batch_size))
-    if x.device != device:  # numba path fills CPU memory
-        x = x.to(device)
-    return x.to(dtype), sums
-
-
-def _targets(op: str, sums: Tensor, device: torch.device, dtype: torch.dtype) -> Tensor:
-    y = torch_op(op, sums).unsqueeze(-1)
-    return y.to(device=device, dtype=dtype)
-
-
-@functools.lru_cache(maxsize=16)
-def _cached_stream(
-    task: StaticArithmeticTask, seeds: tuple[int, ...], device: str, dtype: torch.dtype
-) -> TrainStream:
-    return TrainStream(task, seeds, device=device, dtype=dtype)
-
-
 @functools.lru_cache(maxsize=64)
 def _without_op(task: StaticArithmeticTask) -> StaticArithmeticTask:
     """The task with its operation set to ``add``: the training inputs and subset sums do not depend
     on the operation (only the targets do), so tasks that differ only in it share one stream.
     ``add`` is valid on every domain; evaluation settings stay (harmless to the key)."""
     return task if task.op == "add" else replace(task, op="add")
-
-
-_DrawKey = tuple[StaticArithmeticTask, tuple[int, ...]]  # (the task with op="add", seeds)
-
-
-class GroupedTrainStream:
-    """Training batches of several ``(task, seeds)`` parts, concatenated along the run axis in order:
-    ``stream(step, batch_size) -> (x, y)`` (what a grouped trainer batch needs). The draw plan and
-    the streams are prepared once.
-
-    Equal, bit for bit, to concatenating each part's ``train_batch`` (every run's stream is its own).
-    What is shared is work: static tasks that differ only in their operation and train the same
-    seeds (one model on +, −, ×, ÷ … of one range) draw their inputs once, each operation's targets
-    from the same subset sums; and static tasks of one input geometry and different single ranges
-    (the Primer's range pairs) are drawn in one call with per-run ranges, instead of one call (on a
-    GPU: one round of kernel launches) per task. Other tasks draw their own batch.
-
-    ``reuse_output=True``: the static tasks' inputs (CPU, numba) are drawn into the same buffers at
-    every call, so a returned batch is valid only until the next call — what a training loop wants
-    (no fresh 5 MB per step at 100 runs; measured 10-18% of a training step on the 2-core VM). Its
-    streams are then its own, not the shared cache behind ``train_batch``.
-    """
-
-    def __init__(
-        self,
-        parts: Sequence[tuple[Task, Sequence[int]]],
-        *,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype = torch.float32,
-        reuse_output: bool = False,
-    ) -> None:
-        self.device = torch.device("cpu" if device is None else device)
-        self.dtype = dtype
-        self.parts = [(task, tuple(seeds)) for task, seeds in parts]
-        keys: dict[_DrawKey, None] = {}
-        for task, seeds in self.parts:
-            if isinstance(task, StaticArithmeticTask):
-                keys.setdefault((_without_op(task), seeds))
-        by_geometry: dict[Any, list[_DrawKey]] = {}
-        for key in keys:
-            task = key[0]
-            mergeable = len(task.interpolation_range) == 1
-            geometry = (task.input_size, tuple(e - s for s, e in task.template)) if mergeable else key
-            by_geometry.setdefault(geometry, []).append(key)
-        # Each draw: a callable (step, batch_size) -> (x, sums) and the keys it covers, in run order.
-        self._draws: list[tuple[Callable[[int, int], tuple[Tensor, Tensor]], list[_DrawKey]]] = []
-        for members in by_geometry.values():
-            if len(members) == 1:
-                task, seeds = members[0]
-                single = (
-                    TrainStream(task, seeds, device=self.device, dtype=dtype, reuse_output=True)
-                    if reuse_output
-                    else _cached_stream(task, seeds, str(self.device), dtype)
-                )
-                self._draws.append((single.draw, members))
-            else:
-                stream = (
-                    _build_merged_stream(tuple(members), str(self.device), dtype, reuse_output=True)
-                    if reuse_output
-                    else _merged_stream(tuple(members), str(self.device), dtype)
-                )
-                self._draws.append((functools.partial(_draw, stream, device=self.device, dtype=dtype), members))
-
-    def __call__(self, step: int | Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
-        drawn: dict[_DrawKey, tuple[Tensor, Tensor]] = {}
-        for draw, members in self._draws:
-            x, sums = draw(step, batch_size)
-            start = 0
-            for key in members:
-                end = start + len(key[1])
-                drawn[key] = (x, sums) if len(members) == 1 else (x[start:end], sums[start:end])
-                start = end
-        xs: list[Tensor] = []
-        ys: list[Tensor] = []
-        for task, seeds in self.parts:
-            if isinstance(task, StaticArithmeticTask):
-                x, sums = drawn[(_without_op(task), seeds)]
-                y = _targets(task.op, sums, self.device, self.dtype)
-            else:
-                x, y = task.train_batch(seeds, step, batch_size, device=self.device, dtype=self.dtype)
-            xs.append(x)
-            ys.append(y)
-        if len(xs) == 1:
-            return xs[0], ys[0]
-        return torch.cat(xs), torch.cat(ys)
-
-
-def train_batches(
-    parts: Sequence[tuple[Task, Sequence[int]]],
-    step: int,
-    batch_size: int,
-    *,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> tuple[Tensor, Tensor]:
-    """The batches of several ``(task, seeds)`` parts at ``step``, concatenated along the run axis:
-    one call of a :class:`GroupedTrainStream` (prepare one to draw many steps)."""
-    return GroupedTrainStream(parts, device=device, dtype=dtype)(step, batch_size)
-
-
-@functools.lru_cache(maxsize=16)
-def _merged_stream(
-    members: tuple[tuple[StaticArithmeticTask, tuple[int, ...]], ...], device: str, dtype: torch.dtype
-) -> UniformStream:
-    return _build_merged_stream(members, device, dtype)
-
-
-def _build_merged_stream(
-    members: tuple[tuple[StaticArithmeticTask, tuple[int, ...]], ...],
-    device: str,
-    dtype: torch.dtype,
-    reuse_output: bool = False,
-) -> UniformStream:
-    """One stream over several single-range static tasks of one geometry: the runs of all members in
-    order, each with its task's range and its own subsets."""
-    seeds = [s for _, member_seeds in members for s in member_seeds]
-    for s in seeds:
-        _check_seed(s)
-    lo = np.array([[task.interpolation_range[0][0]] for task, ss in members for _ in ss], dtype=np.float64)
-    width = np.array(
-        [[task.interpolation_range[0][1] - task.interpolation_range[0][0]] for task, ss in members for _ in ss],
-        dtype=np.float64,
-    )
-    ranges = np.array([task.subsets(s) for task, ss in members for s in ss], dtype=np.int64).reshape(
-        len(seeds), -1, 2
-    )
-    return UniformStream(
-        seeds, members[0][0].input_size, lo, width, ranges[..., 0], ranges[..., 1],
-        precision=stream_precision(dtype), device=device, reuse_output=reuse_output,
-    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from nalm.tasks import counter_rng as cr
+from nalm.tasks import counter_rng as cr  # the compatibility module: every old name
+from nalm.tasks.rng import fill_numba
 
 PRECISIONS = ("float32", "float64")
 RANGES = {"single": ([1.0], [1.0]), "union": ([-6.1, 1.2], [4.9, 4.9])}
@@ -42,7 +43,7 @@ def test_numba_and_torch_bit_identical(
     if not cr.numba_available():
         pytest.skip("numba kernels not available")
     # Calls this small run on one thread; lowering the threshold runs them on all of numba's.
-    monkeypatch.setattr(cr, "PARALLEL_MIN_VALUES", 1 << 17 if threads == "one" else 0)
+    monkeypatch.setattr(fill_numba, "PARALLEL_MIN_VALUES", 1 << 17 if threads == "one" else 0)
     S, rows = 5, 33
     keys = cr.run_keys(range(10, 10 + S))
     lo, width = RANGES[kind]
@@ -179,7 +180,8 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 @pytest.mark.parametrize("device", DEVICES)
 def test_a_tensor_step_draws_the_same_batch(device: str) -> None:
     """A 0-d int64 step on the device (what a captured CUDA graph feeds) gives the int step's bits."""
-    from nalm.tasks.static import StaticArithmeticTask, TrainStream
+    from nalm.tasks.static import StaticArithmeticTask
+    from nalm.tasks.streams import TrainStream
 
     keys = cr.run_keys([0, 3, 2**31])
     for step in (0, 1, 12345, 2**40 + 3):

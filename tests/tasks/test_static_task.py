@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nalm.tasks import SingleModuleTask, StaticArithmeticTask, Task, madsen_simple_task
-from nalm.tasks import counter_rng as cr
+from nalm.tasks import rng as cr
 from nalm.tasks.static import EVAL_RNG_SEEDS
 
 

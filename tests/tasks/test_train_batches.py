@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from nalm.tasks import SingleModuleTask, StaticArithmeticTask, train_batches
-from nalm.tasks import counter_rng, static
-from nalm.tasks.counter_rng import UniformStream
+from nalm.tasks import streams
+from nalm.tasks.rng import UniformStream
+from nalm.tasks.rng import backend as rng_backend
 
 ADD = StaticArithmeticTask("add", input_size=10, eval_samples=100)
 
@@ -81,15 +82,15 @@ def test_primer_ranges_are_drawn_in_one_call(monkeypatch: pytest.MonkeyPatch, ba
     drawn alone (by the numba backend: the backends agree bit for bit)."""
     from nalm.tasks import primer_task
 
-    if backend == "numba" and not counter_rng.numba_available():
+    if backend == "numba" and not rng_backend.numba_available():
         pytest.skip("numba not installed")
 
     def use_backend() -> None:
         # Streams are cached by task, seeds, device and dtype (not backend): start from empty caches.
-        static._cached_stream.cache_clear()
-        static._merged_stream.cache_clear()
+        streams._cached_stream.cache_clear()
+        streams._merged_stream.cache_clear()
         if backend == "torch":
-            monkeypatch.setattr(counter_rng, "numba_available", lambda: False)
+            monkeypatch.setattr(rng_backend, "numba_available", lambda: False)
 
     use_backend()
     parts = [
@@ -105,14 +106,14 @@ def test_primer_ranges_are_drawn_in_one_call(monkeypatch: pytest.MonkeyPatch, ba
         x, y = train_batches(parts, 9, 8, dtype=dtype)
         assert sorted(calls) == [1, 7]  # 3 + 3 + 1 runs in one call, the union alone
         monkeypatch.undo()
-        static._cached_stream.cache_clear()
+        streams._cached_stream.cache_clear()
         alone = [task.train_batch(seeds, 9, 8, dtype=dtype) for task, seeds in parts]  # numba
         assert torch.equal(x, torch.cat([a for a, _ in alone]))
         assert torch.equal(y, torch.cat([b for _, b in alone]))
         use_backend()
     monkeypatch.undo()
-    static._cached_stream.cache_clear()
-    static._merged_stream.cache_clear()
+    streams._cached_stream.cache_clear()
+    streams._merged_stream.cache_clear()
 
 
 def test_a_prepared_grouped_stream_draws_every_step_like_each_task() -> None:
@@ -137,7 +138,7 @@ def test_a_stream_that_reuses_its_buffers_draws_the_same_batches(parts) -> None:
         x, y = reusing(step, 4)
         want_x, want_y = fresh(step, 4)
         assert torch.equal(x, want_x) and torch.equal(y, want_y)
-        if previous is not None and len(parts) == 1 and counter_rng.numba_available():
+        if previous is not None and len(parts) == 1 and rng_backend.numba_available():
             # The contract: a batch is valid until the next call (the same memory is refilled).
             assert previous.data_ptr() == x.data_ptr()
         previous = x

@@ -1,6 +1,7 @@
-"""numba kernels of :mod:`nalm.tasks.counter_rng` (imported lazily: importing this module loads numba).
+"""numba kernels of :mod:`nalm.tasks.rng` (imported lazily: importing this module loads numba).
 
-The integer arithmetic is the one documented in ``counter_rng``. Every integer operation is written
+The integer arithmetic is the one defined in ``docs/reproducibility.md`` ("The data stream,
+precisely"). Every integer operation is written
 in uint64 so numba never promotes to float; float steps are a separate multiply and add (numba does
 not contract them into a fused multiply-add without fastmath), so the results equal the torch
 implementation bit for bit. The one-range float32 loop is branch-free and vectorises (AVX2).

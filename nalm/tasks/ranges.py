@@ -1,0 +1,103 @@
+"""Input ranges of the tasks: validation and normalisation, formatting, exact sums over a range.
+
+A range is ``(lo, hi)``, or a union ``((lo0, hi0), (lo1, hi1))`` of two ranges of equal width (the
+reference's rule: an element-wise fair coin picks the member). Normalised, it is a :data:`RangeSpec`:
+a tuple of one or two ``(lo, hi)`` float pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from nalm.errors import ConfigError
+
+Interval = tuple[float, float]
+RangeSpec = tuple[Interval, ...]
+
+
+def _as_float(value: Any, field_name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{field_name}: expected a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ConfigError(f"{field_name}: bounds must be finite, got {value!r}")
+    return v
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def format_range(spec: RangeSpec) -> str:
+    """``U[1,2]`` or ``U[-6,-2] ∪ U[2,6]``."""
+    return " ∪ ".join(f"U[{_fmt(lo)},{_fmt(hi)}]" for lo, hi in spec)
+
+
+def normalize_range(value: Any, field_name: str) -> RangeSpec:
+    """Validate a range and return it as a tuple of ``(lo, hi)`` float pairs (one pair, or two).
+
+    Accepts ``(lo, hi)`` or a union ``((lo0, hi0), (lo1, hi1))`` of two ranges of equal width (the
+    reference's rule), sampled element-wise with a fair coin. Raises :class:`ConfigError` naming
+    ``field_name`` for anything else: empty or reversed ranges, non-finite bounds, unequal widths,
+    overlapping union members, more than two members.
+    """
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (tuple, list)) or len(value) == 0:
+        raise ConfigError(
+            f"{field_name}: expected (lo, hi) or a union ((lo, hi), (lo, hi)), got {value!r}"
+        )
+    if all(not isinstance(v, (tuple, list)) for v in value):
+        members: list[Any] = [value]
+    elif all(isinstance(v, (tuple, list)) for v in value):
+        members = list(value)
+    else:
+        raise ConfigError(f"{field_name}: mixes numbers and ranges: {value!r}")
+    if len(members) > 2:
+        raise ConfigError(
+            f"{field_name}: a union may have at most 2 ranges (as in the reference), got {len(members)}"
+        )
+    out: list[Interval] = []
+    for m in members:
+        if len(m) != 2:
+            raise ConfigError(f"{field_name}: a range needs exactly two bounds (lo, hi), got {m!r}")
+        lo, hi = _as_float(m[0], field_name), _as_float(m[1], field_name)
+        if lo == hi:
+            raise ConfigError(f"{field_name}: empty range [{_fmt(lo)}, {_fmt(hi)}]")
+        if lo > hi:
+            raise ConfigError(
+                f"{field_name}: reversed range [{_fmt(lo)}, {_fmt(hi)}] (lo must be below hi)"
+            )
+        out.append((lo, hi))
+    if len(out) == 2:
+        (lo0, hi0), (lo1, hi1) = out
+        w0, w1 = hi0 - lo0, hi1 - lo1
+        if not math.isclose(w0, w1, rel_tol=1e-9, abs_tol=0.0):
+            raise ConfigError(
+                f"{field_name}: union ranges must have equal widths (the coin picks a range with "
+                f"probability 1/2), got widths {_fmt(w0)} and {_fmt(w1)}"
+            )
+        if max(lo0, lo1) < min(hi0, hi1):
+            raise ConfigError(
+                f"{field_name}: union ranges overlap: {format_range(tuple(out))}"
+            )
+    return tuple(out)
+
+
+def sum_intervals(spec: RangeSpec, m: int) -> list[tuple[Fraction, Fraction]]:
+    """Closed intervals whose union is the set of sums of ``m`` inputs drawn from ``spec`` (exact)."""
+    fr = [(Fraction(lo), Fraction(hi)) for lo, hi in spec]
+    if len(fr) == 1:
+        (lo, hi), = fr
+        return [(m * lo, m * hi)]
+    (lo0, hi0), (lo1, hi1) = fr
+    return [(c * lo0 + (m - c) * lo1, c * hi0 + (m - c) * hi1) for c in range(m + 1)]
+
+
+def format_fraction(v: Fraction) -> str:
+    """An exact bound written as :func:`format_range` writes a float one."""
+    return _fmt(float(v))

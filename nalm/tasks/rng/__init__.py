@@ -1,0 +1,64 @@
+"""Counter-based uniform numbers for the training stream: fast, and independent of batch composition.
+
+Every number is a pure function of (run seed, step, position in the batch): a SplitMix64 hash of
+counters (Steele, Lea & Flood, OOPSLA 2014), so run ``s`` trained beside 999 others sees exactly the
+data it sees alone, and every element is independent work for CPU threads (numba) or GPU threads
+(torch), which agree bit for bit. Same distribution as the reference's ``RandomState`` stream, not the
+same numbers. The exact definition (hash, counters, step mixing, the float32 and float64 layouts, the
+subset-sum order) and why it is bit-identical across batch compositions are in
+``docs/reproducibility.md``, section "The data stream, precisely".
+
+Modules: :mod:`~nalm.tasks.rng.hashing` (keys, step bases, SplitMix64), :mod:`~nalm.tasks.rng.backend`
+(the one rule choosing numba or torch), :mod:`~nalm.tasks.rng.fill_torch` and
+:mod:`~nalm.tasks.rng.fill_numba` (the two implementations; kernels in ``_kernels``, which loads
+numba, imported on first use), :mod:`~nalm.tasks.rng.stream` (:func:`fill_uniform`,
+:class:`UniformStream`).
+"""
+
+from __future__ import annotations
+
+from .backend import BACKENDS, numba_available, resolve_backend
+from .fill_numba import PARALLEL_MIN_VALUES, fill_uniform_numba
+from .fill_torch import fill_uniform_torch, range_tensors
+from .hashing import (
+    GAMMA,
+    MASK64,
+    MAX_HASHES_PER_STEP,
+    MIX1,
+    MIX2,
+    STREAM_THRESHOLD,
+    STREAM_TRAIN,
+    Precision,
+    keys_to_torch,
+    mix64_torch,
+    run_keys,
+    step_bases,
+    step_bases_torch,
+)
+from .stream import UniformStream, fill_uniform, stream_precision
+
+__all__ = [
+    "BACKENDS",
+    "GAMMA",
+    "MASK64",
+    "MAX_HASHES_PER_STEP",
+    "MIX1",
+    "MIX2",
+    "PARALLEL_MIN_VALUES",
+    "Precision",
+    "STREAM_THRESHOLD",
+    "STREAM_TRAIN",
+    "UniformStream",
+    "fill_uniform",
+    "fill_uniform_numba",
+    "fill_uniform_torch",
+    "keys_to_torch",
+    "mix64_torch",
+    "numba_available",
+    "range_tensors",
+    "resolve_backend",
+    "run_keys",
+    "step_bases",
+    "step_bases_torch",
+    "stream_precision",
+]
