@@ -1,23 +1,4 @@
-"""SQLite results store: one file holds every benchmark run, its config and its learning curve.
-
-Guarantees the benchmark runner relies on:
-
-* **Resume without duplicates.** A run is identified by ``(config_hash, seed)`` (a UNIQUE constraint);
-  :meth:`ResultsStore.finished_seeds` tells the runner what to skip, and writing a run that is already
-  stored is a no-op, so two runners racing on one cell cannot duplicate it either.
-* **A killed process loses at most the cell in flight.** :meth:`ResultsStore.write_cell` writes all
-  runs of a cell, their curves and the cell's membership in one ``BEGIN IMMEDIATE`` transaction; SQLite's
-  journal rolls an interrupted transaction back on the next open, so a cell is either fully there or
-  absent.
-* **Several processes may write one file.** WAL mode lets readers proceed during a write, writers
-  serialise on SQLite's lock, and ``busy_timeout`` makes a writer wait for the lock instead of failing.
-
-Torch-free (the report reads the store on machines without torch).
-
-Non-finite metrics: SQLite stores ±inf as REAL but turns NaN into NULL, so a NULL in a metric column
-means NaN (a diverged run's MSE); :class:`RunResult` values come back as ``float('nan')``. Curves are
-stored as binary float64 columns, which keep NaN and ±inf bit for bit.
-"""
+"""The results database: :class:`ResultsStore`."""
 
 from __future__ import annotations
 
@@ -25,144 +6,30 @@ import hashlib
 import json
 import math
 import sqlite3
-import zlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-
-from nalm.errors import ConfigError
+from nalm import __version__
 from nalm.results import LearningCurve, RunResult
 
-SCHEMA_VERSION = 1
-
-_STATUSES = ("ok", "diverged", "failed")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
--- which (suite, cell) a config belongs to: one config may serve several suites, its runs are stored once
-CREATE TABLE IF NOT EXISTS cells (
-    suite       TEXT NOT NULL,
-    cell        TEXT NOT NULL,
-    config_hash TEXT NOT NULL,
-    config_json TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
-    PRIMARY KEY (suite, cell, config_hash)
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id                         INTEGER PRIMARY KEY,
-    suite                      TEXT NOT NULL,
-    cell                       TEXT NOT NULL,
-    config_json                TEXT NOT NULL,
-    config_hash                TEXT NOT NULL,
-    seed                       INTEGER NOT NULL,
-    status                     TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed')),
-    solved                     INTEGER NOT NULL CHECK (solved IN (0, 1)),
-    solved_at                  INTEGER,
-    selected_step              INTEGER NOT NULL,
-    interpolation_mse          REAL,  -- NULL = NaN
-    extrapolation_mse          REAL,  -- NULL = NaN
-    sparsity_error             REAL,  -- NULL = NaN
-    threshold                  REAL NOT NULL,
-    threshold_policy           TEXT NOT NULL,
-    iterations                 INTEGER NOT NULL,
-    diverged_at                INTEGER,
-    wall_time_s                REAL,  -- of the whole cell, repeated on each of its runs
-    seed_iterations_per_second REAL,  -- of the whole cell
-    library_version            TEXT NOT NULL,
-    created_at                 TEXT NOT NULL,
-    UNIQUE (config_hash, seed)
-);
-CREATE INDEX IF NOT EXISTS runs_by_suite_cell ON runs (suite, cell);
--- one row per run, each column a zlib-compressed little-endian array (int64 steps, float64 values)
-CREATE TABLE IF NOT EXISTS curves (
-    run_id            INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
-    n_points          INTEGER NOT NULL,
-    step              BLOB NOT NULL,
-    interpolation_mse BLOB NOT NULL,
-    extrapolation_mse BLOB NOT NULL,
-    sparsity_error    BLOB NOT NULL
-);
-"""
-
-
-class StoreError(ConfigError):
-    """The database cannot be used: missing, not a nalm store, newer schema, or a bad write request."""
-
-
-def canonical_config_json(config: Mapping[str, Any]) -> str:
-    """The config as canonical JSON (sorted keys, no whitespace): the text that is hashed and stored."""
-    if not isinstance(config, Mapping):
-        raise StoreError(f"a cell config must be a mapping, got {type(config).__name__}")
-    try:
-        return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"cell config is not plain JSON data: {exc}") from None
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """SHA-256 of :func:`canonical_config_json`; equal configs hash equal whatever their key order."""
-    return hashlib.sha256(canonical_config_json(config).encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    """A run as stored: the trainer's :class:`RunResult` (its curve not loaded) plus bookkeeping."""
-
-    id: int
-    suite: str
-    cell: str
-    config: Mapping[str, Any]
-    config_hash: str
-    result: RunResult
-    threshold_policy: str
-    wall_time_s: float | None
-    seed_iterations_per_second: float | None
-    library_version: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class CellRecord:
-    """One (suite, cell, config) the store has runs for, in the order cells were first written."""
-
-    suite: str
-    cell: str
-    config_hash: str
-    config: Mapping[str, Any]
-    created_at: str
-
-
-def _metric_in(x: float) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x
-
-
-def _metric_out(x: float | None) -> float:
-    return math.nan if x is None else float(x)
-
-
-def _pack(values: Sequence[float] | Sequence[int], dtype: str) -> bytes:
-    return zlib.compress(np.asarray(values, dtype=dtype).tobytes(), 1)
-
-
-def _unpack(blob: bytes, dtype: str, n: int) -> np.ndarray:
-    arr = np.frombuffer(zlib.decompress(blob), dtype=dtype)
-    if arr.size != n:
-        raise StoreError(f"curve blob holds {arr.size} values, expected {n}")
-    return arr
+from .records import (
+    CellRecord,
+    StoredRun,
+    StoreError,
+    _metric_in,
+    _metric_out,
+    _pack,
+    _unpack,
+    canonical_config_json,
+    config_hash,
+)
+from .schema import _SCHEMA, _STATUSES, SCHEMA_VERSION
 
 
 def _default_library_version() -> str:
-    from nalm import __version__
-
     return __version__
 
 

@@ -1,0 +1,57 @@
+"""The store's SQLite schema and its version."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+_STATUSES = ("ok", "diverged", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- which (suite, cell) a config belongs to: one config may serve several suites, its runs are stored once
+CREATE TABLE IF NOT EXISTS cells (
+    suite       TEXT NOT NULL,
+    cell        TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (suite, cell, config_hash)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id                         INTEGER PRIMARY KEY,
+    suite                      TEXT NOT NULL,
+    cell                       TEXT NOT NULL,
+    config_json                TEXT NOT NULL,
+    config_hash                TEXT NOT NULL,
+    seed                       INTEGER NOT NULL,
+    status                     TEXT NOT NULL CHECK (status IN ('ok', 'diverged', 'failed')),
+    solved                     INTEGER NOT NULL CHECK (solved IN (0, 1)),
+    solved_at                  INTEGER,
+    selected_step              INTEGER NOT NULL,
+    interpolation_mse          REAL,  -- NULL = NaN
+    extrapolation_mse          REAL,  -- NULL = NaN
+    sparsity_error             REAL,  -- NULL = NaN
+    threshold                  REAL NOT NULL,
+    threshold_policy           TEXT NOT NULL,
+    iterations                 INTEGER NOT NULL,
+    diverged_at                INTEGER,
+    wall_time_s                REAL,  -- of the whole cell, repeated on each of its runs
+    seed_iterations_per_second REAL,  -- of the whole cell
+    library_version            TEXT NOT NULL,
+    created_at                 TEXT NOT NULL,
+    UNIQUE (config_hash, seed)
+);
+CREATE INDEX IF NOT EXISTS runs_by_suite_cell ON runs (suite, cell);
+-- one row per run, each column a zlib-compressed little-endian array (int64 steps, float64 values)
+CREATE TABLE IF NOT EXISTS curves (
+    run_id            INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    n_points          INTEGER NOT NULL,
+    step              BLOB NOT NULL,
+    interpolation_mse BLOB NOT NULL,
+    extrapolation_mse BLOB NOT NULL,
+    sparsity_error    BLOB NOT NULL
+);
+"""
