@@ -1,11 +1,15 @@
 """Torch-free statistics used by metrics, the results store and the report."""
 
+# scipy is imported inside the fitting functions: it takes seconds to load, and only a report's fits need it.
+
 from __future__ import annotations
 
 import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 # Two-sided 95% standard-normal quantile, Φ⁻¹(0.975).
 Z_95 = 1.959963984540054
@@ -60,8 +64,7 @@ def success_rate(successes: int, trials: int) -> SuccessRate:
 #
 # The papers summarise solved-at by the mean of a maximum-likelihood Gamma fit and the sparsity error by
 # the "mean" μ of a Beta fit, each with a profile-likelihood 95 % interval, falling back to a t-interval
-# when the data cannot support a fit. scipy is imported inside the functions: it is an optional
-# dependency (the ``bench`` extra) and only reports need it.
+# when the data cannot support a fit.
 
 # χ²₁ 0.95 quantile / 2: a profile log-likelihood drop of this much bounds the 95 % interval
 _PROFILE_DROP = 1.9207294103470698
@@ -205,7 +208,6 @@ def beta_fit_sparsity(values: Sequence[float]) -> MeanEstimate:
     [0, 0.5]) for fewer than two values, sd ≤ 1e-10, or an optimum on the μ boundary (where the papers'
     code finds no standard error).
     """
-    import numpy as np
     from scipy.optimize import minimize_scalar
     from scipy.special import betaln, xlog1py, xlogy
 

@@ -1,7 +1,9 @@
 """Benchmark suites: published arithmetic-unit experiments as data, run into a results store.
 
 * :mod:`nalm.bench.schema` — the suite TOML format, validated into frozen pydantic models;
-* :mod:`nalm.bench.plan` — a suite + profile (+ filter, seed override) expanded into cells;
+* :mod:`nalm.bench.filters` — the ``--only`` filter syntax;
+* :mod:`nalm.bench.plan` — a suite + profile (+ filter, seed override) expanded into cells, with their
+  tasks and recipes from :mod:`nalm.bench.build` and their store configs from :mod:`nalm.bench.config`;
 * :mod:`nalm.bench.runner` — cells trained (one batched call per cell) and written to SQLite.
 
 The packaged suites live in ``nalm/bench/suites/*.toml``: ``article``, ``madsen2020``,

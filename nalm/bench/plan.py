@@ -7,21 +7,35 @@ ranges, iterations, the recipe with its learning rate and schedules, threshold p
 nothing that does not (the number of seeds, the device, the library version): so ``--seeds 20``
 after ``--seeds 10`` trains only seeds 10–19, and a rerun skips what is stored.
 
-Which cells run is chosen by ``--only`` filters (:mod:`nalm.bench.filters`).
+:func:`plan_cells` works in named steps: the grid expanded into cell keys (:func:`_cell_keys`), the
+profile's overrides applied (:class:`_Overrides`, :func:`_settings`), task, model and recipe built
+(:func:`_build`), thresholds checked (:func:`_check_thresholds`), one config per threshold policy
+attached (:func:`_configs`), and the profile's and ``--only`` filters (:mod:`nalm.bench.filters`)
+applied (:func:`_select`). Task and recipe come from :mod:`nalm.bench.build`, the config JSON from
+:mod:`nalm.bench.config`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+import torch
 
 from nalm.errors import ConfigError
+from nalm.metrics import threshold_estimate
+from nalm.policies import THRESHOLD_POLICIES
+from nalm.published import PublishedLookupError, published_entry
+from nalm.tasks import Task
+from nalm.training import ModelSpec, TrainRecipe
 
+from .build import build_recipe, build_task, range_spec
+from .config import OP_LABELS, plain, recipe_json, store_suite_name, task_json
 from .filters import FilterTerm, parse_filter
 from .schema import GridBlock, ModelDef, ProfileDef, Suite, suite_error
 
-OP_LABELS = {"all": "x+y, x·y, x/y, √x"}
+__all__ = ["Cell", "build_recipe", "build_task", "plan_cells", "total_work"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +48,9 @@ class Cell:
     model: str  # label
     op: str
     range: str | None
-    task: Any
-    spec: Any  # nalm.training.ModelSpec
-    recipe: Any  # nalm.training.TrainRecipe
+    task: Task
+    spec: ModelSpec
+    recipe: TrainRecipe
     seeds: tuple[int, ...]
     iterations: int
     dtype: str
@@ -53,9 +67,35 @@ class Cell:
         return len(self.seeds) * self.iterations
 
 
+def total_work(cells: Sequence[Cell]) -> int:
+    return sum(c.work for c in cells)
+
+
 # --------------------------------------------------------------------------------------------------
-# what a filter sees of a cell before it is built
+# the plan, step by step
 # --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """What every step reads: the suite under one profile, the policies, and the checks already done."""
+
+    suite: Suite
+    profile: str
+    seeds: int | None  # --seeds: overrides every cell's
+    threshold_policy: str | None  # --threshold-policy: the primary policy instead of the suite's
+    check_thresholds: bool
+    checked_models: set[tuple[str, int, int]] = field(default_factory=set)
+    checked_thresholds: set[tuple[Task, str]] = field(default_factory=set)
+
+    @property
+    def prof(self) -> ProfileDef:
+        return self.suite.profiles[self.profile]
+
+    @functools.cached_property
+    def policies(self) -> tuple[str, ...]:
+        """The primary policy first, then the suite's others."""
+        return self.suite.policies(self.threshold_policy)
 
 
 @dataclass(frozen=True)
@@ -70,159 +110,220 @@ class _CellKey:
     range: str | None
 
 
-# --------------------------------------------------------------------------------------------------
-# building blocks of a cell
-# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Settings:
+    """A cell's iterations, schedules and seed count once the profile and its overrides apply."""
+
+    iterations: int
+    schedules: str
+    seeds: int
 
 
-def _range_spec(suite: Suite, name: str) -> tuple[Any, Any]:
-    from nalm.tasks.presets import PRIMER_RANGES
-
-    if name in suite.ranges:
-        rd = suite.ranges[name]
-        return rd.interpolation, rd.extrapolation
-    pair = PRIMER_RANGES[name]
-    return pair.interpolation, pair.extrapolation
-
-
-def build_task(suite: Suite, block: GridBlock, op: str, range_name: str | None) -> Any:
-    """The task object of one cell (validated by its own constructor)."""
-    kind = block.task
-    if kind == "static":
-        from nalm.tasks.presets import madsen_task
-
-        kwargs: dict[str, Any] = {}
-        for name in ("input_size", "subset_ratio", "overlap_ratio"):
-            if getattr(block, name) is not None:
-                kwargs[name] = getattr(block, name)
-        if range_name is not None:
-            kwargs["interpolation_range"], kwargs["extrapolation_range"] = _range_spec(suite, range_name)
-        if block.allow_zero_denominator:
-            kwargs["allow_zero_denominator"] = True
-        return madsen_task(op, **kwargs)
-    if kind == "static_simple":
-        from nalm.tasks.presets import madsen_simple_task
-
-        return madsen_simple_task(op)
-    if kind == "primer":
-        from nalm.tasks.presets import PRIMER_RANGES, PRIMER_SUBSET_RATIOS, primer_task
-        from nalm.tasks.static import SingleModuleTask
-
-        n = block.input_size or 2
-        assert range_name is not None
-        if range_name in PRIMER_RANGES and range_name not in suite.ranges:
-            extra = {"allow_zero_denominator": True} if block.allow_zero_denominator else {}
-            return primer_task(op, range_name, n, **extra)
-        interp, extrap = _range_spec(suite, range_name)
-        return SingleModuleTask(
-            op, input_size=n, subset_ratio=PRIMER_SUBSET_RATIOS[n], overlap_ratio=0.0,
-            interpolation_range=interp, extrapolation_range=extrap,
-            allow_zero_denominator=block.allow_zero_denominator,
-        )
-    if kind == "article":
-        from nalm.tasks.article import ArticleTask
-
-        return ArticleTask(op)  # type: ignore[arg-type]
-    from nalm.tasks.npu_simple import NPUSimpleTask
-
-    return NPUSimpleTask()
+def _cell_keys(suite: Suite, block: GridBlock) -> Iterator[_CellKey]:
+    """Step 1: a block's grid (models × ops × ranges) as cell keys, in file order."""
+    for model_key in block.models:
+        label = suite.models[model_key].display(model_key)
+        for op in block.ops:
+            for range_name in block.ranges or (None,):
+                cell_id = "/".join(p for p in (block.name, model_key, op, range_name) if p)
+                yield _CellKey(cell_id, block.name, model_key, label, op, range_name)
 
 
-def task_json(kind: str, task: Any) -> dict[str, Any]:
-    if hasattr(task, "to_dict"):
-        data = dict(task.to_dict())
-    else:
-        data = dataclasses.asdict(task)
-    return {"kind": kind, **data}
+class _Overrides:
+    """Step 2: a profile's per-cell overrides, in file order (a later match wins key by key).
+
+    Remembers which override each cell matched: every override must match a cell the plan keeps.
+    """
+
+    def __init__(self, prof: ProfileDef) -> None:
+        self.defs = prof.overrides
+        self.filters = [parse_filter(o.only) for o in prof.overrides]
+        self.used: dict[str, set[int]] = {}  # cell id -> indices of the overrides it matched
+
+    def setting(self, key: _CellKey) -> dict[str, Any]:
+        setting: dict[str, Any] = {}
+        for j, (o, sel) in enumerate(zip(self.defs, self.filters)):
+            if all(t.matches(key) for t in sel):
+                setting.update(o.settings())
+                self.used.setdefault(key.id, set()).add(j)
+        return setting
+
+    def check_used(self, plan: _Plan, cells: Sequence[Cell]) -> None:
+        used = set().union(*(self.used.get(c.id, set()) for c in cells))
+        for j, o in enumerate(self.defs):
+            if j not in used:
+                raise suite_error(plan.suite.source, f"profiles.{plan.profile}.overrides[{j}].only",
+                                  f"matches no cell: {o.only!r}")
 
 
-def _plain(value: Any) -> Any:
-    """JSON-able copy of recipe pieces (tuples → lists)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+def _settings(plan: _Plan, block: GridBlock, setting: Mapping[str, Any]) -> _Settings:
+    """Step 2, resolved: an override, else the block's, the profile's, the protocol's."""
+    prof, suite = plan.prof, plan.suite
+    iterations = (
+        setting.get("iterations")
+        or block.iterations.get(plan.profile)
+        or prof.iterations
+        or block.protocol_iterations
+        or suite.protocol_iterations
+    )
+    seeds = plan.seeds or setting.get("seeds") or block.seeds.get(plan.profile) or prof.seeds
+    return _Settings(iterations, setting.get("schedules", prof.schedules), seeds)
 
 
-def _object_json(obj: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-    else:
-        fields = {k: v for k, v in vars(obj).items() if not k.startswith("_")}
-    return {"type": type(obj).__name__, **_plain(fields)}
+def _build(
+    plan: _Plan, block: GridBlock, where: str, key: _CellKey, settings: _Settings
+) -> tuple[Task, ModelSpec, TrainRecipe]:
+    """Step 3: the cell's task, model (built once per shape, to check it) and recipe."""
+    suite, src = plan.suite, plan.suite.source
+    model = suite.models[key.model_key]
+    try:
+        task = build_task(suite, block, key.op, key.range)
+    except ConfigError as exc:
+        raise suite_error(src, where, f"cell {key.id}: {exc}") from None
+    spec = ModelSpec(
+        tuple(model.units), task.in_features, task.out_features,
+        hidden=model.hidden, options=tuple(dict(o) for o in model.options),
+    )
+    shape = (key.model_key, task.in_features, task.out_features)
+    if shape not in plan.checked_models:
+        try:
+            spec.build(0, dtype=getattr(torch, suite.dtype))
+        except (TypeError, ValueError) as exc:
+            raise suite_error(src, f"models.{key.model_key}", f"cannot build the model: {exc}") from None
+        plan.checked_models.add(shape)
+    try:
+        recipe = build_recipe(suite, plan.prof, block, model, key.op, task, settings.iterations,
+                              settings.schedules)
+    except ConfigError as exc:
+        raise suite_error(src, f"{where}", f"cell {key.id}: recipe: {exc}") from None
+    return task, spec, recipe
 
 
-def recipe_json(recipe: Any) -> dict[str, Any]:
-    """Everything in a TrainRecipe that changes a result, as plain JSON."""
-    opt = recipe.optimizer
+def _check_thresholds(plan: _Plan, key: _CellKey, task: Task) -> None:
+    """Step 4: every policy can score the task (checked on a tiny sample, once per task)."""
+    suite = plan.suite
+    for policy in plan.policies:
+        if not plan.check_thresholds or (task, policy) in plan.checked_thresholds:
+            continue
+        try:
+            threshold_estimate(task, policy, samples=2)
+        except ConfigError as exc:
+            if plan.threshold_policy is not None and policy == plan.threshold_policy:
+                raise ConfigError(f"--threshold-policy: cell {key.id}: {exc}") from None
+            field_name = (
+                "threshold_policy" if policy == suite.threshold_policy
+                else f"also_score[{suite.also_score.index(policy)}]"
+            )
+            raise suite_error(suite.source, field_name, f"cell {key.id}: {exc}") from None
+        plan.checked_thresholds.add((task, policy))
+
+
+def _published_ref(block: GridBlock, model: ModelDef, label: str, op: str) -> dict[str, Any] | None:
+    """The cell's entry in the published results, or None when it has no published numbers."""
+    if block.published is None:
+        return None
+    ref = {
+        "source": block.published.source,
+        "task": block.published.task,
+        "operation": op,
+        "model": model.published or label,
+    }
+    if block.published.table is not None:
+        ref["table"] = block.published.table
+    try:
+        published_entry(ref["source"], ref["task"], op, ref["model"], table=block.published.table)
+    except PublishedLookupError:
+        return None  # this cell has no published numbers (e.g. printed as "---")
+    return ref
+
+
+def _configs(
+    plan: _Plan, block: GridBlock, key: _CellKey, settings: _Settings, task: Task, recipe: TrainRecipe
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Step 5: the config the store hashes, one per threshold policy (the primary first)."""
+    suite = plan.suite
+    model = suite.models[key.model_key]
+    base: dict[str, Any] = {
+        "suite": suite.name,
+        "profile": plan.profile,
+        "block": block.name,
+        "cell": key.id,
+        "model": key.model,
+        "model_key": key.model_key,
+        "operation": OP_LABELS.get(key.op, key.op),
+        "units": list(model.units),
+        "hidden": model.hidden,
+        "options": [dict(o) for o in model.options] or [{} for _ in model.units],
+        "task": task_json(block.task, task),
+        "iterations": settings.iterations,
+        "protocol_iterations": block.protocol_iterations or suite.protocol_iterations,
+        "schedules": settings.schedules,
+        "recipe": recipe_json(recipe),
+        "dtype": suite.dtype,
+    }
+    if key.range is not None:
+        interp, extrap = range_spec(suite, key.range)
+        base["range"] = {"name": key.range, "interpolation": plain(interp),
+                         "extrapolation": plain(extrap)}
+    ref = _published_ref(block, model, key.model, key.op)
+    if ref is not None:
+        base["published"] = ref
+    primary = plan.policies[0]
     return {
-        "optimizer": {"name": opt.name, "lr": _plain(opt.lr), "options": _plain(dict(opt.options))},
-        "batch_size": recipe.batch_size,
-        "eval_every": recipe.eval_every,
-        "regularizers": {k: _object_json(v) for k, v in sorted(recipe.regularizers.items())},
-        "clip_grad_value": recipe.clip_grad_value,
-        "clip_grad_norm": recipe.clip_grad_norm,
-        "hooks": [_object_json(h) for h in recipe.hooks],
-        "early_stop_after": recipe.early_stop_after,
+        p: (store_suite_name(suite, p, primary), {**base, "threshold_policy": p})
+        for p in plan.policies
     }
 
 
-def build_recipe(
-    suite: Suite,
-    profile: ProfileDef,
-    block: GridBlock,
-    model: ModelDef,
-    op: str,
-    task: Any,
-    iterations: int,
-    schedules: str | None = None,
-) -> Any:
-    """The cell's TrainRecipe with ``iterations`` updates.
-
-    ``kind = "default"``: the unit's reference recipe (:func:`nalm.training.recipes.default_recipe`).
-    Its schedules are those of the protocol run of this block (``protocol_iterations``); with
-    ``schedules = "scale"`` they are shrunk by ``iterations / protocol_iterations`` (a short run has
-    the same shape), with ``"truncate"`` they are kept at the protocol's steps (a short run is the
-    first ``iterations`` updates of the protocol run). ``schedules`` defaults to the profile's (a
-    profile override may set it per cell).
-    """
-    from nalm.training import OptimizerSpec, TrainRecipe
-    from nalm.training.recipes import default_recipe
-
-    r = suite.recipe
-    batch_size = block.batch_size or r.batch_size
-    eval_every = profile.eval_every or suite.eval_every
-    if r.kind == "plain":
-        return TrainRecipe(
-            iterations=iterations,
-            optimizer=OptimizerSpec(r.optimizer, model.lr or r.lr),  # type: ignore[arg-type]
-            batch_size=batch_size,
-            eval_every=eval_every,
-        )
-    unit = model.recipe_unit or model.units[-1]
-    kwargs = dict(
-        setting=r.setting, input_size=task.in_features, lr=model.lr, batch_size=batch_size,
-        eval_every=eval_every,
+def _cell(plan: _Plan, block: GridBlock, where: str, key: _CellKey, overrides: _Overrides) -> Cell:
+    """Steps 2 to 5 for one cell key."""
+    settings = _settings(plan, block, overrides.setting(key))
+    task, spec, recipe = _build(plan, block, where, key, settings)
+    _check_thresholds(plan, key, task)
+    return Cell(
+        id=key.id, block=key.block, model_key=key.model_key, model=key.model, op=key.op,
+        range=key.range, task=task, spec=spec, recipe=recipe, seeds=tuple(range(settings.seeds)),
+        iterations=settings.iterations, dtype=plan.suite.dtype,
+        configs=_configs(plan, block, key, settings, task, recipe),
     )
-    protocol_recipe = default_recipe(unit, op, **kwargs)  # type: ignore[arg-type]
-    recipe_protocol = protocol_recipe.iterations  # what default_recipe's schedules are written for
-    cell_protocol = block.protocol_iterations or suite.protocol_iterations
-    if (schedules or profile.schedules) == "scale":
-        schedule_length = max(1, round(recipe_protocol * iterations / cell_protocol))
-    else:
-        schedule_length = recipe_protocol
-    recipe = default_recipe(unit, op, iterations=schedule_length, **kwargs)  # type: ignore[arg-type]
-    return replace(recipe, iterations=iterations)
 
 
-# --------------------------------------------------------------------------------------------------
-# the plan
-# --------------------------------------------------------------------------------------------------
+def _block_cells(plan: _Plan, index: int, block: GridBlock, overrides: _Overrides) -> list[Cell]:
+    """One block's cells; a block that cites published results must find them for some cell."""
+    where = f"grid[{index}]"
+    cells = [_cell(plan, block, where, key, overrides) for key in _cell_keys(plan.suite, block)]
+    if block.published is not None and cells and not any("published" in _primary_config(c) for c in cells):
+        p = block.published
+        raise suite_error(
+            plan.suite.source, f"{where}.published",
+            f"no published numbers for any cell (source={p.source!r}, task={p.task!r}"
+            + (f", table={p.table!r}" if p.table else "") + ")",
+        )
+    return cells
 
 
-def store_suite_name(suite: Suite, policy: str, primary: str) -> str:
-    return suite.name if policy == primary else f"{suite.name}@{policy}"
+def _primary_config(cell: Cell) -> Mapping[str, Any]:
+    return next(iter(cell.configs.values()))[1]
+
+
+def _select(
+    plan: _Plan, cells: list[Cell], overrides: _Overrides, terms: tuple[FilterTerm, ...], only: str | None
+) -> list[Cell]:
+    """Step 6: the profile's ``only`` (each filter must match), then ``--only``."""
+    suite, prof = plan.suite, plan.prof
+    if prof.only is not None:
+        selections = [parse_filter(text) for text in prof.only]
+        for j, selection in enumerate(selections):
+            if not any(all(t.matches(c) for t in selection) for c in cells):
+                raise suite_error(suite.source, f"profiles.{plan.profile}.only[{j}]",
+                                  f"matches no cell: {prof.only[j]!r}")
+        cells = [c for c in cells if any(all(t.matches(c) for t in sel) for sel in selections)]
+    overrides.check_used(plan, cells)
+    if terms:
+        cells = [c for c in cells if all(t.matches(c) for t in terms)]
+        if not cells:
+            raise ConfigError(f"--only: no cell of suite {suite.name} (profile {plan.profile}) matches {only!r}")
+    return cells
 
 
 def plan_cells(
@@ -241,13 +342,6 @@ def plan_cells(
     built (task, model, recipe, config) and its thresholds checked on a tiny sample, so an invalid
     suite fails here, before anything is trained or written.
     """
-    import torch
-
-    from nalm.metrics import THRESHOLD_POLICIES, threshold_estimate
-    from nalm.published import PublishedLookupError, published_entry
-    from nalm.training import ModelSpec
-
-    src = suite.source
     if profile not in suite.profiles:
         raise ConfigError(
             f"--profile: suite {suite.name} has no profile {profile!r} (profiles: {', '.join(suite.profiles)})"
@@ -260,153 +354,10 @@ def plan_cells(
             f"{', '.join(THRESHOLD_POLICIES)}"
         )
     terms = parse_filter(only)
-    prof = suite.profiles[profile]
-    policies = suite.policies(threshold_policy)
-    primary = policies[0]
-    dtype = getattr(torch, suite.dtype)
-    blocks = [b for b in suite.grid if prof.grid is None or b.name in prof.grid]
-
-    overrides = [parse_filter(o.only) for o in prof.overrides]
-    overrides_used: dict[str, set[int]] = {}  # cell id -> indices of the overrides it matched
+    plan = _Plan(suite, profile, seeds, threshold_policy, check_thresholds)
+    overrides = _Overrides(plan.prof)
     cells: list[Cell] = []
-    checked_models: set[tuple[str, int, int]] = set()
-    checked_thresholds: set[tuple[Any, str]] = set()
-    for block in blocks:
-        index = suite.grid.index(block)
-        where = f"grid[{index}]"
-        resolved_published = 0
-        block_cells: list[Cell] = []
-        for model_key in block.models:
-            model = suite.models[model_key]
-            label = model.display(model_key)
-            for op in block.ops:
-                for range_name in block.ranges or (None,):
-                    cell_id = "/".join(p for p in (block.name, model_key, op, range_name) if p)
-                    try:
-                        task = build_task(suite, block, op, range_name)
-                    except ConfigError as exc:
-                        raise suite_error(src, where, f"cell {cell_id}: {exc}") from None
-                    spec = ModelSpec(
-                        tuple(model.units), task.in_features, task.out_features,
-                        hidden=model.hidden, options=tuple(dict(o) for o in model.options),
-                    )
-                    shape = (model_key, task.in_features, task.out_features)
-                    if shape not in checked_models:
-                        try:
-                            spec.build(0, dtype=dtype)
-                        except (TypeError, ValueError) as exc:
-                            raise suite_error(src, f"models.{model_key}", f"cannot build the model: {exc}") from None
-                        checked_models.add(shape)
-                    key = _CellKey(cell_id, block.name, model_key, label, op, range_name)
-                    setting: dict[str, Any] = {}
-                    for j, (o, sel) in enumerate(zip(prof.overrides, overrides)):
-                        if all(t.matches(key) for t in sel):
-                            setting.update(o.settings())
-                            overrides_used.setdefault(cell_id, set()).add(j)
-                    iterations = (
-                        setting.get("iterations")
-                        or block.iterations.get(profile)
-                        or prof.iterations
-                        or block.protocol_iterations
-                        or suite.protocol_iterations
-                    )
-                    schedules = setting.get("schedules", prof.schedules)
-                    try:
-                        recipe = build_recipe(suite, prof, block, model, op, task, iterations, schedules)
-                    except ConfigError as exc:
-                        raise suite_error(src, f"{where}", f"cell {cell_id}: recipe: {exc}") from None
-                    n_seeds = seeds or setting.get("seeds") or block.seeds.get(profile) or prof.seeds
-                    for policy in policies:
-                        if check_thresholds and (task, policy) not in checked_thresholds:
-                            try:
-                                threshold_estimate(task, policy, samples=2)
-                            except ConfigError as exc:
-                                if threshold_policy is not None and policy == threshold_policy:
-                                    raise ConfigError(f"--threshold-policy: cell {cell_id}: {exc}") from None
-                                field_name = (
-                                    "threshold_policy" if policy == suite.threshold_policy
-                                    else f"also_score[{suite.also_score.index(policy)}]"
-                                )
-                                raise suite_error(src, field_name, f"cell {cell_id}: {exc}") from None
-                            checked_thresholds.add((task, policy))
-
-                    base: dict[str, Any] = {
-                        "suite": suite.name,
-                        "profile": profile,
-                        "block": block.name,
-                        "cell": cell_id,
-                        "model": label,
-                        "model_key": model_key,
-                        "operation": OP_LABELS.get(op, op),
-                        "units": list(model.units),
-                        "hidden": model.hidden,
-                        "options": [dict(o) for o in model.options] or [{} for _ in model.units],
-                        "task": task_json(block.task, task),
-                        "iterations": iterations,
-                        "protocol_iterations": block.protocol_iterations or suite.protocol_iterations,
-                        "schedules": schedules,
-                        "recipe": recipe_json(recipe),
-                        "dtype": suite.dtype,
-                    }
-                    if range_name is not None:
-                        interp, extrap = _range_spec(suite, range_name)
-                        base["range"] = {"name": range_name, "interpolation": _plain(interp),
-                                         "extrapolation": _plain(extrap)}
-                    if block.published is not None:
-                        ref = {
-                            "source": block.published.source,
-                            "task": block.published.task,
-                            "operation": op,
-                            "model": model.published or label,
-                        }
-                        if block.published.table is not None:
-                            ref["table"] = block.published.table
-                        try:
-                            published_entry(ref["source"], ref["task"], op, ref["model"],
-                                            table=block.published.table)
-                        except PublishedLookupError:
-                            pass  # this cell has no published numbers (e.g. printed as "---")
-                        else:
-                            base["published"] = ref
-                            resolved_published += 1
-                    configs = {
-                        p: (store_suite_name(suite, p, primary), {**base, "threshold_policy": p})
-                        for p in policies
-                    }
-                    block_cells.append(
-                        Cell(
-                            id=cell_id, block=block.name, model_key=model_key, model=label, op=op,
-                            range=range_name, task=task, spec=spec, recipe=recipe,
-                            seeds=tuple(range(n_seeds)), iterations=iterations, dtype=suite.dtype,
-                            configs=configs,
-                        )
-                    )
-        if block.published is not None and block_cells and not resolved_published:
-            p = block.published
-            raise suite_error(
-                src, f"{where}.published",
-                f"no published numbers for any cell (source={p.source!r}, task={p.task!r}"
-                + (f", table={p.table!r}" if p.table else "") + ")",
-            )
-        cells.extend(block_cells)
-
-    if prof.only is not None:
-        selections = [parse_filter(text) for text in prof.only]
-        for j, selection in enumerate(selections):
-            if not any(all(t.matches(c) for t in selection) for c in cells):
-                raise suite_error(src, f"profiles.{profile}.only[{j}]",
-                                  f"matches no cell: {prof.only[j]!r}")
-        cells = [c for c in cells if any(all(t.matches(c) for t in sel) for sel in selections)]
-    used = set().union(*(overrides_used.get(c.id, set()) for c in cells))
-    for j, o in enumerate(prof.overrides):
-        if j not in used:
-            raise suite_error(src, f"profiles.{profile}.overrides[{j}].only", f"matches no cell: {o.only!r}")
-    if terms:
-        cells = [c for c in cells if all(t.matches(c) for t in terms)]
-        if not cells:
-            raise ConfigError(f"--only: no cell of suite {suite.name} (profile {profile}) matches {only!r}")
-    return cells
-
-
-def total_work(cells: Sequence[Cell]) -> int:
-    return sum(c.work for c in cells)
+    for index, block in enumerate(suite.grid):
+        if plan.prof.grid is None or block.name in plan.prof.grid:
+            cells.extend(_block_cells(plan, index, block, overrides))
+    return _select(plan, cells, overrides, terms, only)

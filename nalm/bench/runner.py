@@ -39,8 +39,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import torch
+from tqdm import tqdm
+
+import nalm.training as training
 from nalm.errors import ConfigError
+from nalm.metrics import ThresholdEstimate, score_curves, threshold_estimate
 from nalm.results import LearningCurve, RunResult
+from nalm.stats import wilson_interval
+from nalm.store import ResultsStore
+from nalm.tasks import Task
+from nalm.training import ModelSpec, RunGroup, TrainOutput, TrainRecipe, train
+from nalm.training.trainer import cuda_graph_unsupported
 
 from .plan import Cell
 
@@ -50,29 +60,24 @@ from .plan import Cell
 
 
 def train_and_score(
-    spec: Any,
-    task: Any,
+    spec: ModelSpec,
+    task: Task,
     seeds: Sequence[int],
-    recipe: Any,
+    recipe: TrainRecipe,
     *,
     threshold: float | None = None,
     threshold_policy: str | None = None,
-    device: Any = "cpu",
-    dtype: Any = "float32",
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | str = "float32",
     progress: Callable[[int], None] | None = None,
     compile: bool | str = False,
     cuda_graph: bool = False,
-) -> tuple[Any, Any]:
+) -> tuple[TrainOutput, ThresholdEstimate | None]:
     """Train ``seeds`` of one cell at once; returns ``(TrainOutput, ThresholdEstimate | None)``.
 
     The success threshold is ``threshold`` if given, else estimated under ``threshold_policy``
     (the task's default policy when that is None).
     """
-    import torch
-
-    from nalm.metrics import threshold_estimate
-    from nalm.training import train
-
     estimate = None
     if threshold is None:
         estimate = threshold_estimate(task, threshold_policy)
@@ -90,8 +95,6 @@ def finite_or_none(value: float) -> float | None:
 
 def summarize_runs(runs: Sequence[RunResult]) -> dict[str, Any]:
     """Success rate with its 95 % Wilson interval and the median solved-at of successful runs."""
-    from nalm.stats import wilson_interval
-
     solved = [r for r in runs if r.solved]
     low, high = wilson_interval(len(solved), len(runs))
     return {
@@ -122,8 +125,6 @@ def rescore(run: RunResult, threshold: float) -> RunResult:
     The selected step depends only on the interpolation curve; ``solved`` and ``solved_at`` change.
     A run that ended early (diverged) is scored on the points it logged, like the trainer does.
     """
-    from nalm.metrics import score_curves
-
     c = run.curve
     if run.status == "failed" or not c.step:
         return replace(run, threshold=float(threshold))
@@ -193,7 +194,7 @@ class BenchResult:
         return self.seed_iterations / t if t > 0 and self.seed_iterations else None
 
 
-def remaining_seeds(store: Any, cell: Cell) -> tuple[int, ...]:
+def remaining_seeds(store: ResultsStore, cell: Cell) -> tuple[int, ...]:
     """Seeds of ``cell`` missing under at least one of its threshold policies."""
     missing: set[int] = set()
     for _, config in cell.configs.values():
@@ -228,21 +229,16 @@ def run_cells(
     forces one of the two; False shows nothing. ``echo`` receives each cell's result line (default:
     stdout).
     """
-    from tqdm import tqdm
-
-    from nalm.metrics import threshold_estimate
-    from nalm.store import ResultsStore
-
     start = time.perf_counter()
     db = Path(db)
-    thresholds: dict[tuple[Any, str], float] = {}
+    thresholds: dict[tuple[Task, str], float] = {}
     outcomes: list[CellOutcome] = []
     suites: dict[str, None] = {}
     for c in cells:
         for name, _ in c.configs.values():
             suites[name] = None
 
-    def threshold(task: Any, policy: str) -> float:
+    def threshold(task: Task, policy: str) -> float:
         key = (task, policy)
         if key not in thresholds:
             thresholds[key] = threshold_estimate(task, policy).value
@@ -357,15 +353,10 @@ def _batches(
 
 
 def _run_batch(
-    store: Any, batch: Sequence[tuple[Cell, tuple[int, ...]]], device: str, bar: Any,
-    threshold: Callable[[Any, str], float], compile: bool | str = False, cuda_graph: bool = False,
+    store: ResultsStore, batch: Sequence[tuple[Cell, tuple[int, ...]]], device: str, bar: Any,
+    threshold: Callable[[Task, str], float], compile: bool | str = False, cuda_graph: bool = False,
 ) -> list[CellOutcome]:
     """Train one batch of cells (one ``train_groups`` call) and write each cell in turn."""
-    import torch
-
-    from nalm.training import RunGroup, train_groups
-    from nalm.training.trainer import cuda_graph_unsupported
-
     t0 = time.perf_counter()
     first = batch[0][0]
     thresholds: dict[str, dict[str, float]] = {c.id: {} for c, _ in batch}
@@ -376,7 +367,7 @@ def _run_batch(
                 thresholds[cell.id][p] = threshold(cell.task, p)
         groups = [RunGroup(c.task, m, thresholds[c.id][c.policies[0]]) for c, m in batch]
         graph = cuda_graph and cuda_graph_unsupported(groups, first.recipe) is None
-        outs = train_groups(
+        outs = training.train_groups(  # looked up per call: tests substitute a failing one
             first.spec, groups, first.recipe, device=device, dtype=getattr(torch, first.dtype),
             progress=lambda n: bar.update(n * total_runs), compile=compile, cuda_graph=graph,
         )
@@ -403,7 +394,7 @@ def _run_batch(
 
 
 def _write_cell(
-    store: Any, cell: Cell, missing: tuple[int, ...], results: list[RunResult] | None,
+    store: ResultsStore, cell: Cell, missing: tuple[int, ...], results: list[RunResult] | None,
     thresholds: dict[str, float], wall: float, work: int, rate: float | None, error: str | None,
 ) -> CellOutcome:
     """Store one cell's runs under each of its threshold policies (failed runs if ``results`` is None)."""
@@ -435,8 +426,6 @@ def _outcome_line(o: CellOutcome) -> str:
 
 def check_db_path(db: str | Path) -> Path:
     """Refuse a --db that cannot be (or is not) a nalm results store, without creating anything."""
-    from nalm.store import ResultsStore
-
     path = Path(db)
     if path.exists():
         if not path.is_file():

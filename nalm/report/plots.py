@@ -9,6 +9,8 @@ Each figure reads without the code: a title, axis labels that name the quantity 
 to every colour, line style and marker.
 """
 
+# matplotlib is imported inside the functions (_pyplot): it takes seconds to load; tables need none of it.
+
 from __future__ import annotations
 
 import math
