@@ -37,6 +37,7 @@ import numpy as np
 
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
+from nalm.tasks.ops import operation
 from nalm.tasks.rng import STREAM_THRESHOLD, UniformStream
 
 __all__ = [
@@ -147,25 +148,8 @@ def _is_published_setting(task: Any) -> bool:
 
 
 def _apply(op: str, z: Sequence[np.ndarray]) -> np.ndarray:
-    if op == "add":
-        out = z[0]
-        for v in z[1:]:
-            out = out + v
-        return out
-    if op == "sub":
-        return z[0] - z[1]
-    if op == "mul":
-        out = z[0]
-        for v in z[1:]:
-            out = out * v
-        return out
-    if op == "div":
-        return z[0] / z[1]
-    if op == "squared":
-        return z[0] * z[0]
-    if op == "root":
-        return np.sqrt(z[0])
-    raise ConfigError(f"op: unknown operation {op!r}")
+    """The target of ``op`` from the subset sums (the operations table's own computation)."""
+    return operation(op).compute(z, np)
 
 
 def _mc_chunks(
