@@ -203,32 +203,9 @@ class RealNPU(_PowerUnit):
 
     Parameters ``W_re`` ``[out, in]`` and ``g`` ``[in]``. Learns products, quotients and real powers.
 
-    Inputs are gated per input (``g`` ``[in]``, shared by all outputs): ĝ = clamp(g, 0, 1),
-    r = ĝ ⊙ (|x| + ε) + (1 − ĝ) and κ = π·ĝ ⊙ 1[x < 0]; ĝ = 0 replaces an input by the constant 1.
-    ε = 2⁻²³ (float32 machine epsilon, as in the reference code).
-
-    Sign convention: κ = π for x < 0 and 0 for x ≥ 0 (x = 0 counts as positive), as in every reference
-    implementation; the definition boxes of the NPU paper draft list the cases the other way round.
-
-    Gate-clamp gradient — the references disagree: ``gate_grad="zero"`` (default; nalm-benchmark,
-    nalm-division and the paper's own experiment code) uses the clamp's zero gradient outside [0, 1];
-    ``"straight_through"`` (NeuralArithmetic.jl) passes the gradient through the clamp unchanged.
-
-    Initialisation: ``init="glorot"`` (default; paper, NeuralArithmetic.jl, nalm-benchmark) W_re ~
-    Glorot uniform; ``"constrained"`` U[±min(0.5, √3·√(2/(I+O)))] (nalm-benchmark's
-    xavier-uniform-constrained, used by the modified RealNPU); ``"small"`` U[0, 0.1) as in the NPU
-    paper's large-scale runs. ``gate_init`` = 0.5 (those runs used 1 for the complex NPU).
-
-    Regularizer ``"l1"`` = Σ|θ| element-wise over all of the unit's own parameters, to be scaled by the
-    step-exponential β schedule. The modified RealNPU of Mistry et al. 2021 (``MODIFIED_REAL_NPU``):
-    ``clip=True`` projects W_re to [−1, 1] and g to [0, 1] after each step; ``modified_reg="pm_one"``
-    adds ``"npu_weight" = mean(|1 − |W_re||)`` and ``"npu_gate" = mean(min(|g|, |1 − g|))`` (``"bias"``
-    uses the NAU-style ``mean(min(|W_re|, |1 − |W_re||))`` for the weight term).
-
-    Domain: all of ℝ including 0 (ε keeps log r finite: x = 0 with ĝ = 1 and W_re = −1 gives ≈ 8.4e6);
-    there is no overflow guard, so exp overflows once log(r)·W_re exceeds ≈ 88.7 in float32.
-    Negative inputs give the real part of a complex power: √−4 → 0, and a fractional gate on a
-    negative input gives a cosine that is not ±1.
+    Everything else — the per-input gate, the sign convention, the gate-clamp gradient option,
+    initialisation, the regularizers (incl. the modified RealNPU of Mistry et al. 2021,
+    ``MODIFIED_REAL_NPU``) and the domain — is as for :class:`NPU`.
     """
 
     _complex = False
