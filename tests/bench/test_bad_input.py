@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _bench_helpers import TINY_SUITE, run_cli, run_main, write_suite
+from .helpers import TINY_SUITE, run_cli, run_main, write_suite
 
 
 def _replace(old: str, new: str):

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from _bench_helpers import stored_rows, write_suite
+from .helpers import stored_rows, write_suite
 
 from nalm.bench.plan import plan_cells
 from nalm.bench.runner import _batches, run_cells

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from _bench_helpers import ENV, count_cells, run_cli, stored_rows, write_suite
+from .helpers import ENV, count_cells, run_cli, stored_rows, write_suite
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _bench_helpers import run_cli, run_main, write_suite
+from .helpers import run_cli, run_main, write_suite
 
 from nalm.bench.runner import progress_mode
 

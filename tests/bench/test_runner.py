@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from _bench_helpers import TINY_SUITE, stored_rows, write_suite
+from .helpers import TINY_SUITE, stored_rows, write_suite
 
 from nalm.bench.filters import parse_filter
 from nalm.bench.plan import plan_cells
@@ -260,7 +260,7 @@ def test_filter_matches_labels_too() -> None:
 
 
 def test_cli_prints_the_summary_and_the_report_commands(tmp_path: Path, capsys) -> None:
-    from _bench_helpers import run_main
+    from .helpers import run_main
 
     suite = write_suite(tmp_path)
     db = tmp_path / "r.db"
@@ -277,7 +277,7 @@ def test_cli_prints_the_summary_and_the_report_commands(tmp_path: Path, capsys) 
 
 
 def test_list_writes_nothing(tmp_path: Path, capsys) -> None:
-    from _bench_helpers import run_main
+    from .helpers import run_main
 
     suite = write_suite(tmp_path)
     db = tmp_path / "r.db"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _report_synth import build
+from .synth import build
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from _report_synth import nac_runs, nau_runs, nmu_runs
+from .synth import nac_runs, nau_runs, nmu_runs
 
 from nalm.report import render_csv, render_html, render_markdown, summarize
 from nalm.store import ResultsStore

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from _store_synth import synthetic_run
+from .synth import synthetic_run
 
 from nalm.results import RunResult
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _store_synth import synthetic_run
+from .synth import synthetic_run
 
 from nalm.store import ResultsStore
 
@@ -56,7 +56,7 @@ KILLED_WRITER = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {tests!r})
-    from _store_synth import synthetic_run
+    from synth import synthetic_run
     from nalm.store import ResultsStore
 
     runs = [synthetic_run(s, n_points=2000) for s in range({n})]
