@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nalm.report.summary import CellSummary
 from nalm.results import LearningCurve
 from nalm.store import StoredRun
@@ -61,7 +63,6 @@ def success_heatmap(cells: Sequence[CellSummary], out_dir: Path, stem: str) -> l
         return []
     ops = list(dict.fromkeys(c.labels.operation or "" for c in labelled))
     models = list(dict.fromkeys(c.labels.model for c in labelled))
-    import numpy as np
 
     plt = _pyplot()
     panel_w = max(4.0, 0.75 * len(ranges) + 2.0)
@@ -116,7 +117,6 @@ def extrapolation_distributions(
     cells: Sequence[CellSummary], runs: Callable[[CellSummary], Sequence[StoredRun]], out_dir: Path, stem: str
 ) -> list[tuple[str, str]]:
     """Per-cell extrapolation MSE at the selected step; non-finite values drawn as × at the right edge."""
-    import numpy as np
 
     plt = _pyplot()
     import matplotlib
@@ -236,7 +236,6 @@ def learning_curves(
     out_dir: Path,
     stem: str,
 ) -> list[tuple[str, str]]:
-    import numpy as np
 
     plt = _pyplot()
     from matplotlib import lines, patches
