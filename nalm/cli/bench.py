@@ -9,6 +9,8 @@ import click
 
 from nalm.errors import ConfigError
 
+from .options import BACKEND, chosen_backend
+
 
 def _fmt_duration(seconds: float) -> str:
     if seconds < 120:
@@ -48,16 +50,16 @@ def resolve_group_runs(group_runs: int | None, device: str) -> int | None:
               help="Score runs under this policy instead of the suite's (e.g. simulated_eps_1e-4).")
 @click.option("--list", "list_only", is_flag=True,
               help="Print the cells and the work they need; train and write nothing.")
-@click.option("--compile", "compile_step", is_flag=True,
-              help="Compile each cell's training step with torch.compile (one-off compile per cell; "
-              "pays for long cells, e.g. full profiles on a GPU). Not part of a run's identity.")
-@click.option("--cuda-graph", "cuda_graph", is_flag=True,
-              help="With --device cuda: capture each batch's whole update as one CUDA graph and "
-              "replay it (same results bit for bit). Use it where kernel launches dominate a step "
-              "(small networks, a GPU). Batches it cannot capture (other optimisers, per-run "
-              "learning rates, tasks without device steps) train without it; models whose backward "
-              "reads back to the host (NMU over > 2 inputs, iNALU) fail with an error: rerun those "
-              "cells without the flag.")
+@click.option("--backend", type=BACKEND, default=None,
+              help="How each update runs: eager (default); compile (torch.compile, a one-off compile "
+              "per cell; pays for long cells, e.g. full profiles on a GPU; not part of a run's "
+              "identity); cuda_graph (with --device cuda: each batch's whole update captured once "
+              "and replayed, same results bit for bit; batches it cannot capture — other "
+              "optimisers, per-run learning rates, tasks without device steps — train without it; "
+              "models whose backward reads back to the host, NMU over > 2 inputs and iNALU, fail "
+              "with an error: rerun those cells without it).")
+@click.option("--compile", "compile_step", is_flag=True, help="Alias of --backend compile.")
+@click.option("--cuda-graph", "cuda_graph", is_flag=True, help="Alias of --backend cuda_graph.")
 @click.option("--group-runs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Train cells of one shape (same network, recipe, dtype, iterations; e.g. one "
               "model on several ops or ranges) together, up to N runs per batch. Use it where "
@@ -77,6 +79,7 @@ def bench(
     db: Path,
     threshold_policy: str | None,
     list_only: bool,
+    backend: str | None,
     compile_step: bool,
     cuda_graph: bool,
     group_runs: int | None,
@@ -106,10 +109,7 @@ def bench(
 
     loaded = load_suite(suite)
     cells = plan_cells(loaded, profile, only=only, seeds=seeds, threshold_policy=threshold_policy)
-    if cuda_graph and device != "cuda":
-        raise ConfigError("--cuda-graph: needs --device cuda")
-    if cuda_graph and compile_step:
-        raise ConfigError("--cuda-graph: cannot be combined with --compile; choose one")
+    backend = chosen_backend(backend, compile_step, cuda_graph, device)
     if device == "cuda":
         import torch
 
@@ -130,8 +130,8 @@ def bench(
         click.echo(f"grouping cells of one shape, up to {grouped} runs per batch (the default on "
                    "CUDA; --group-runs 1 trains cell by cell)", err=True)
     result = run_cells(
-        cells, db, device=device, progress=progress, compile=compile_step, group_runs=grouped,
-        cuda_graph=cuda_graph,
+        cells, db, device=device, progress=progress, compile=backend == "compile", group_runs=grouped,
+        cuda_graph=backend == "cuda_graph",
     )
 
     rate = result.seed_iterations_per_second

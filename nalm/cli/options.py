@@ -84,3 +84,21 @@ class UnitList(click.ParamType):
 
 RANGE = RangeParam()
 UNITS = UnitList()
+
+
+#: ``--backend`` of the commands that train (``--compile`` and ``--cuda-graph`` are its aliases).
+BACKEND = click.Choice(["eager", "compile", "cuda_graph"])
+
+
+def chosen_backend(backend: str | None, compile_step: bool, cuda_graph: bool, device: str) -> str:
+    """The backend ``--backend`` or its alias flags name (``eager`` when none); one-line errors for
+    contradictions and for ``cuda_graph`` without a CUDA device."""
+    if cuda_graph and compile_step:
+        raise ConfigError("--cuda-graph: cannot be combined with --compile; choose one")
+    alias = "cuda_graph" if cuda_graph else "compile" if compile_step else None
+    if backend is not None and alias is not None and alias != backend:
+        raise ConfigError(f"--backend: {backend} contradicts --{alias.replace('_', '-')}")
+    chosen = backend or alias or "eager"
+    if chosen == "cuda_graph" and not device.startswith("cuda"):
+        raise ConfigError("--cuda-graph: needs a CUDA --device")
+    return chosen

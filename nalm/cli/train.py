@@ -11,7 +11,7 @@ import click
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
 
-from .options import OP, RANGE, UNITS
+from .options import BACKEND, OP, RANGE, UNITS, chosen_backend
 
 
 def run_cell(
@@ -147,7 +147,7 @@ def _format(summary: dict[str, Any]) -> str:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option(
-    "--backend", type=click.Choice(["eager", "compile", "cuda_graph"]), default=None,
+    "--backend", type=BACKEND, default=None,
     help="How each update runs: eager (default); compile (torch.compile: less per-step overhead "
     "after a one-off compile, pays for long runs; results agree to rounding); cuda_graph (CUDA "
     "only: the whole update captured once and replayed; same results bit for bit, faster where "
@@ -198,14 +198,7 @@ def train(
         units = units + unit2
     if lr is not None and not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"--lr: must be positive and finite, got {lr}")
-    if cuda_graph and compile_step:
-        raise ConfigError("--cuda-graph: cannot be combined with --compile; choose one")
-    alias = "cuda_graph" if cuda_graph else "compile" if compile_step else None
-    if backend is not None and alias is not None and alias != backend:
-        raise ConfigError(f"--backend: {backend} contradicts --{alias.replace('_', '-')}")
-    backend = backend or alias or "eager"
-    if backend == "cuda_graph" and not device.startswith("cuda"):
-        raise ConfigError("--cuda-graph: needs a CUDA --device")
+    backend = chosen_backend(backend, compile_step, cuda_graph, device)
     if device.startswith("cuda"):
         import torch
 

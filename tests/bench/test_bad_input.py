@@ -114,6 +114,10 @@ BAD_ARGS = [
     (["--threshold-policy", "loose"], "--threshold-policy: unknown policy 'loose'"),
     (["--threshold-policy", "madsen_r"], "--threshold-policy: cell m/NAU/add/1_2"),
     (["--frobnicate"], "No such option"),
+    (["--backend", "cuda_graph"], "--cuda-graph: needs a CUDA --device"),
+    (["--cuda-graph"], "--cuda-graph: needs a CUDA --device"),
+    (["--backend", "eager", "--compile"], "--backend: eager contradicts --compile"),
+    (["--backend", "fast"], "'fast' is not one of"),
 ]
 
 
