@@ -9,7 +9,7 @@ import click
 
 from nalm.errors import ConfigError
 
-from .options import BACKEND, chosen_backend
+from .options import BACKEND, check_device, chosen_backend
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -110,11 +110,7 @@ def bench(
     loaded = load_suite(suite)
     cells = plan_cells(loaded, profile, only=only, seeds=seeds, threshold_policy=threshold_policy)
     backend = chosen_backend(backend, compile_step, cuda_graph, device)
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError("--device: cuda requested but CUDA is not available")
+    check_device(device)
 
     if list_only:
         for c in cells:

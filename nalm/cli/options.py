@@ -102,3 +102,42 @@ def chosen_backend(backend: str | None, compile_step: bool, cuda_graph: bool, de
     if chosen == "cuda_graph" and not device.startswith("cuda"):
         raise ConfigError("--cuda-graph: needs a CUDA --device")
     return chosen
+
+
+class DeviceParam(click.ParamType):
+    """A torch device name nalm trains on: ``cpu`` or ``cuda`` / ``cuda:N``."""
+
+    name = "DEVICE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value).strip()
+        import torch
+
+        try:
+            device = torch.device(text)
+        except (RuntimeError, ValueError):
+            self.fail(f"{text!r} is not a device; use cpu, cuda or cuda:N", param, ctx)
+        if device.type == "cpu":
+            if device.index not in (None, 0):
+                self.fail(f"{text!r}: the CPU is one device (cpu or cpu:0)", param, ctx)
+            return "cpu"
+        if device.type != "cuda":
+            self.fail(f"{text!r}: nalm trains on cpu or cuda, not {device.type}", param, ctx)
+        return text  # whether this machine has it: check_device, once the options agree
+
+
+def check_device(device: str) -> None:
+    """One-line error unless this machine has ``device`` (a value :data:`DEVICE` accepted)."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"--device: {device} requested but CUDA is not available")
+    count = torch.cuda.device_count()
+    index = torch.device(device).index
+    if index is not None and index >= count:
+        raise ConfigError(f"--device: {device}: this machine has {count} CUDA device(s)")
+
+
+DEVICE = DeviceParam()

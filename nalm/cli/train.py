@@ -11,7 +11,7 @@ import click
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
 
-from .options import BACKEND, OP, RANGE, UNITS, chosen_backend
+from .options import BACKEND, DEVICE, OP, RANGE, UNITS, check_device, chosen_backend
 
 
 def run_cell(
@@ -144,7 +144,7 @@ def _format(summary: dict[str, Any]) -> str:
 @click.option("--overlap-ratio", type=float, default=None)
 @click.option("--threshold-policy", type=click.Choice(THRESHOLD_POLICIES), default=None,
               help="Success threshold policy [default: the task's].")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", type=DEVICE, default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
 @click.option(
     "--backend", type=BACKEND, default=None,
@@ -199,11 +199,7 @@ def train(
     if lr is not None and not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"--lr: must be positive and finite, got {lr}")
     backend = chosen_backend(backend, compile_step, cuda_graph, device)
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device: {device} requested but CUDA is not available")
+    check_device(device)
     from tqdm import tqdm
 
     with tqdm(total=iterations, desc="train", unit="it", leave=False, disable=None) as bar:

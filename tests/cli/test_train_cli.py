@@ -107,6 +107,9 @@ def test_help_lists_units_and_keeps_measurements_out() -> None:
         (["--backend", "cuda_graph"], "--cuda-graph"),
         (["--backend", "eager", "--compile"], "--backend"),
         (["--backend", "tpu"], "--backend"),
+        (["--device", "tpu"], "'--device': 'tpu' is not a device"),
+        (["--device", "meta"], "nalm trains on cpu or cuda, not meta"),
+        (["--device", "cpu:7"], "the CPU is one device"),
     ],
 )
 def test_backend_option_errors(extra: list[str], needle: str) -> None:
