@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-
 from .options import BACKEND, check_device, chosen_backend
 
 
