@@ -200,6 +200,13 @@ def train(
         raise ConfigError(f"--lr: must be positive and finite, got {lr}")
     backend = chosen_backend(backend, compile_step, cuda_graph, device)
     check_device(device)
+    import torch
+
+    from nalm.training.recipes import DEFAULT_BATCH_SIZE
+    from nalm.training.runs import check_batch_fits
+
+    # before the seeds' list, the task or any model is built (the trainer checks it again)
+    check_batch_fits(seeds, input_size, DEFAULT_BATCH_SIZE, getattr(torch, dtype), device)
     from tqdm import tqdm
 
     with tqdm(total=iterations, desc="train", unit="it", leave=False, disable=None) as bar:

@@ -20,6 +20,8 @@ from .schedules import GatedConstant, LinearRamp, Schedule, StepExponential
 
 Setting = Literal["madsen2020", "primer2022"]
 PROTOCOL_ITERATIONS: dict[str, int] = {"madsen2020": 5_000_000, "primer2022": 50_000}
+#: The reference experiments' batch size (both settings).
+DEFAULT_BATCH_SIZE = 128
 
 
 def _ramp(scale: float, start: int, end: int, factor: float) -> LinearRamp:
@@ -34,7 +36,7 @@ def default_recipe(
     input_size: int = 2,
     iterations: int | None = None,
     lr: float | None = None,
-    batch_size: int = 128,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     eval_every: int = 1000,
 ) -> TrainRecipe:
     """The reference recipe for a model whose arithmetic (last) unit is ``output_unit``."""

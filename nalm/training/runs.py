@@ -7,6 +7,7 @@ Everything that couples runs in a naive implementation is kept per run here, so 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor
 from torch.func import functional_call
 
+from nalm.errors import ConfigError
 from nalm.tasks import GroupedTrainStream, Task
 from nalm.units import ArithmeticUnit
 from nalm.units.sparsity import sparsity_error
@@ -49,6 +51,38 @@ class HookContext:
 
     def reinitialize(self, runs: Tensor, step: int) -> None:
         self._runs.reinitialize(runs, step)
+
+
+def machine_memory_bytes(device: torch.device) -> int | None:
+    """Total memory of ``device`` (physical RAM for the CPU), or None when it cannot be read."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.get_device_properties(device).total_memory)
+        if device.type == "cpu":
+            return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, RuntimeError, ValueError):
+        pass
+    return None
+
+
+def check_batch_fits(
+    runs: int, in_features: int, batch_size: int, dtype: torch.dtype, device: object = None
+) -> None:
+    """Refuse, with the numbers, a batch whose training inputs alone outgrow the device's memory.
+
+    The estimate is a lower bound (``runs × batch_size × in_features`` input values, drawn every
+    step), so it never refuses a batch that could train; it stops requests such as 10⁹ seeds at
+    once before anything is allocated, instead of a MemoryError after a long wait.
+    """
+    device = torch.device(device or "cpu")  # type: ignore[call-overload]
+    needed = runs * batch_size * in_features * (torch.finfo(dtype).bits // 8)
+    total = machine_memory_bytes(device)
+    if total is not None and needed > total:
+        raise ConfigError(
+            f"batch too large: {runs:,} runs × {batch_size} rows × {in_features:,} inputs need at least "
+            f"{needed / 2**30:,.1f} GiB for one batch of inputs, but {device} has {total / 2**30:,.1f} "
+            "GiB; train fewer runs at once (or fewer inputs)"
+        )
 
 
 class BatchedRuns:
@@ -86,6 +120,7 @@ class BatchedRuns:
         self.spec, self.recipe = spec, recipe
         self.device, self.dtype = torch.device(device or "cpu"), dtype  # type: ignore[call-overload]
         runs = len(self.seeds)
+        check_batch_fits(runs, spec.in_features, recipe.batch_size, dtype, self.device)
         # One per run, in the training dtype: a comparison with a Python float rounds it the same way.
         self.thresholds = torch.tensor(
             [g.threshold for g in self.groups for _ in g.seeds], dtype=dtype, device=self.device

@@ -42,7 +42,7 @@ from nalm.tasks import Task
 from .cuda_graph import GraphedUpdate
 from .model import ModelSpec, slice_stacked
 from .recipe import TrainRecipe
-from .runs import BatchedRuns, RunGroup
+from .runs import BatchedRuns, RunGroup, check_batch_fits
 from .update import Backend, Update, cuda_graph_unsupported, resolve_backend
 
 __all__ = ["Backend", "RunGroup", "TrainOutput", "cuda_graph_unsupported", "train", "train_groups"]
@@ -105,6 +105,8 @@ def train(
     for the drawing thread), and in a separate process both slowed down by as much as overlap
     gained (they share the memory system).
     """
+    if hasattr(seeds, "__len__"):  # before a tuple of the seeds is made
+        check_batch_fits(len(seeds), spec.in_features, recipe.batch_size, dtype, device)
     group = RunGroup(task, tuple(seeds), threshold)
     (out,) = train_groups(
         spec, [group], recipe, device=device, dtype=dtype, progress=progress, backend=backend,

@@ -110,6 +110,7 @@ def test_help_lists_units_and_keeps_measurements_out() -> None:
         (["--device", "tpu"], "'--device': 'tpu' is not a device"),
         (["--device", "meta"], "nalm trains on cpu or cuda, not meta"),
         (["--device", "cpu:7"], "the CPU is one device"),
+        (["--seeds", "1000000000000"], "batch too large"),
     ],
 )
 def test_backend_option_errors(extra: list[str], needle: str) -> None:

@@ -54,3 +54,17 @@ def test_eager_backend_is_the_default() -> None:
     b = train(SPEC, SeededTask(), [0, 1], recipe, threshold=1.0, dtype=torch.float64, backend="eager")
     for pa, pb in zip(a.model.parameters(), b.model.parameters()):
         assert torch.equal(pa, pb)
+
+
+def test_a_batch_that_cannot_fit_is_refused_before_anything_is_allocated() -> None:
+    from nalm.training.runs import check_batch_fits, machine_memory_bytes
+
+    total = machine_memory_bytes(torch.device("cpu"))
+    assert total is not None and total > 2**28
+    runs = total // (128 * 4 * 4) + 1  # one more run than 4 inputs of float32 at batch 128 fit
+    with pytest.raises(ConfigError, match="batch too large"):
+        check_batch_fits(runs, 4, 128, torch.float32)
+    check_batch_fits(1000, 4, 128, torch.float32)  # a normal batch passes
+    recipe = TrainRecipe(iterations=10, batch_size=128, eval_every=5, optimizer=OptimizerSpec("adam", 1e-2))
+    with pytest.raises(ConfigError, match="batch too large"):
+        train(SPEC, SeededTask(), range(runs), recipe, threshold=1.0)  # a range: no tuple is built
