@@ -79,9 +79,7 @@ class Update:
 
     def __init__(self, runs: BatchedRuns, *, compile_backend: str | None, on_device: bool) -> None:
         self.runs = runs
-        self.on_device = on_device
-        if on_device and compile_backend is not None:
-            raise ConfigError("cuda_graph: cannot be combined with compile")
+        self.on_device = on_device  # (never with compile: _build_update refuses that)
         # Compiled or on the device, every step runs one program: a zero scale selects 0.
         self.select_zero_scales = on_device or compile_backend is not None
         self.compiled = compile_backend is not None
