@@ -24,6 +24,7 @@ evaluation schedule, early stopping and scoring.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,8 +35,8 @@ import torch
 from torch import Tensor, nn
 
 from nalm.errors import ConfigError
-from nalm.metrics import score_curves
-from nalm.results import LearningCurve, RunResult
+from nalm.metrics import SELECTION_WINDOW, score_curves
+from nalm.results import LearningCurve, RunParameters, RunResult
 from nalm.stats import SuccessRate, success_rate
 from nalm.tasks import Task
 
@@ -43,6 +44,7 @@ from .cuda_graph import GraphedUpdate
 from .model import ModelSpec, slice_stacked
 from .recipe import TrainRecipe
 from .runs import BatchedRuns, RunGroup, check_batch_fits
+from .snapshot import BestParameters, evaluation_count
 from .update import Backend, Update, cuda_graph_unsupported, resolve_backend
 
 __all__ = ["Backend", "RunGroup", "TrainOutput", "cuda_graph_unsupported", "train", "train_groups"]
@@ -52,7 +54,10 @@ __all__ = ["Backend", "RunGroup", "TrainOutput", "cuda_graph_unsupported", "trai
 class TrainOutput:
     """What :func:`train` returns for one group of runs: a scored :class:`~nalm.results.RunResult`
     per seed (in the order of the seeds given), the trained stacked model, the threshold the runs
-    were scored against, and the call's timing (``wall_time_s`` includes set-up)."""
+    were scored against, and the call's timing (``wall_time_s`` includes set-up).
+
+    Each run's parameters at its selected step and at the end are in ``runs[i].parameters``
+    (:class:`~nalm.results.RunParameters`); :meth:`selected_model` stacks the selected ones."""
 
     runs: list[RunResult]
     model: nn.Module  # the stacked model of these runs after training, parameters [S, ...]
@@ -64,6 +69,20 @@ class TrainOutput:
     def success_rate(self) -> SuccessRate:
         """How many runs solved the task, with the 95 % Wilson interval of the rate."""
         return success_rate(sum(run.solved for run in self.runs), len(self.runs))
+
+    def selected_model(self) -> nn.Module:
+        """A copy of :attr:`model` holding every run's parameters at its selected step (the step its
+        scores come from), ``[S, ...]`` like :attr:`model`."""
+        selected = copy.deepcopy(self.model)
+        with torch.no_grad():
+            for name, p in selected.named_parameters():
+                stored = []
+                for run in self.runs:
+                    if run.parameters is None:
+                        raise ValueError(f"seed {run.seed}: no stored parameters")
+                    stored.append(torch.from_numpy(np.asarray(run.parameters.selected[name])))
+                p.copy_(torch.stack(stored).to(device=p.device, dtype=p.dtype))
+        return selected
 
 
 def train(
@@ -183,6 +202,7 @@ def _train_groups(
     on_device = sync_free or resolved == "cuda_graph"
     update, graphed = _build_update(state, resolved, compile_backend, on_device)
     runs = len(state)
+    best = _best_parameters(state, recipe.iterations, recipe.eval_every)
     train_loss: list[Tensor] | None = [] if recipe.record_train_loss else None
     for hook in recipe.hooks:
         hook.start(runs, recipe.iterations)
@@ -199,6 +219,10 @@ def _train_groups(
                 if state.none_left():
                     break
             values = state.evaluate(step)
+            # evaluate() logged exactly these runs (nothing has changed the masks since)
+            logged = state.alive & ~state.stopped
+            for snapshot in best:
+                snapshot.update(len(state.curve_steps) - 1, values[0], logged)
             if recipe.early_stop_after is not None:
                 solved = values[1] < state.thresholds
                 consecutive_solved = torch.where(solved, consecutive_solved + 1, 0)
@@ -226,7 +250,7 @@ def _train_groups(
         progress(recipe.iterations - last_reported)
     update.sync_divergence()
     wall = time.perf_counter() - start_time
-    results = _score(state, recipe.iterations)
+    results = _score(state, recipe.iterations, best)
     total_updates = sum(r.iterations for r in results)
     rate = total_updates / wall if wall > 0 else float("nan")
     losses = _stack_losses(train_loss, recipe.iterations, runs, dtype, state.device)
@@ -256,7 +280,38 @@ def _stack_losses(
     return out
 
 
-def _score(state: BatchedRuns, iterations: int) -> list[RunResult]:
+def _best_parameters(state: BatchedRuns, iterations: int, eval_every: int) -> list[BestParameters]:
+    """The running best over every point, and — when a run that logs every evaluation logs more than
+    the selection window — one over the points that window keeps (see :mod:`.snapshot`)."""
+    runs, dtype, device = len(state), state.dtype, state.device
+    snapshots = [BestParameters(state.model, runs, dtype, device)]
+    window_start = evaluation_count(iterations, eval_every) - SELECTION_WINDOW
+    if window_start > 0:
+        snapshots.append(BestParameters(state.model, runs, dtype, device, first_index=window_start))
+    return snapshots
+
+
+def _run_parameters(
+    state: BatchedRuns, best: Sequence[BestParameters], selected_index: np.ndarray, steps: np.ndarray
+) -> list[RunParameters]:
+    """Each run's parameters at its selected step (from the snapshot whose best point it is) and at
+    the end, as numpy arrays; one copy to the host per parameter, then per-run slices."""
+    final = {name: p.detach().cpu().numpy() for name, p in state.model.named_parameters()}
+    kept = [(s.index.cpu().numpy(), [v.cpu().numpy() for v in s.values]) for s in best]
+    names = best[0].names
+    out = []
+    for run in range(len(state)):
+        # The snapshot holding the selected point; else the whole run's best (documented case).
+        index, values = next(((i, v) for i, v in kept if i[run] == selected_index[run]), kept[0])
+        out.append(RunParameters(
+            selected_step=int(steps[index[run]]),
+            selected={name: values[j][run].copy() for j, name in enumerate(names)},
+            final={name: final[name][run].copy() for name in names},
+        ))
+    return out
+
+
+def _score(state: BatchedRuns, iterations: int, best: Sequence[BestParameters]) -> list[RunResult]:
     steps = np.asarray(state.curve_steps, dtype=np.int64)
     values = torch.stack(state.curve_values, dim=-1).to(torch.float64).numpy()  # [3, S, E]
     thresholds = [g.threshold for g in state.groups for _ in g.seeds]
@@ -266,6 +321,7 @@ def _score(state: BatchedRuns, iterations: int) -> list[RunResult]:
         steps, values[0], values[1], thresholds, values[2],
         lengths=state.logged_points.clamp(min=1).numpy(),
     )
+    parameters = _run_parameters(state, best, scores.selected_index, steps)
     results = []
     for index, seed in enumerate(state.seeds):
         diverged_at = int(state.diverged_at[index])
@@ -292,6 +348,7 @@ def _score(state: BatchedRuns, iterations: int) -> list[RunResult]:
                     extrapolation_mse=values[1, index].tolist(),
                     sparsity_error=values[2, index].tolist(),
                 ),
+                parameters=parameters[index],
             )
         )
     return results
