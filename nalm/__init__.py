@@ -1,7 +1,8 @@
 """nalm — neural arithmetic logic modules that learn exact arithmetic and extrapolate.
 
 Everything below is exported lazily (PEP 562): ``import nalm`` loads neither torch nor numpy, and
-``from nalm import NMU`` loads torch and the units only. Importing a torch-free submodule such as
+``from nalm import NMU`` loads torch and the units only; ``nalm.explain`` (the formula read-out) loads
+sympy on first use. Importing a torch-free submodule such as
 ``nalm.store``, ``nalm.report`` or ``nalm.errors`` never loads torch, so the results store, the
 report and the CLI's light commands run without paying for it.
 """
@@ -44,17 +45,22 @@ _LAZY_EXPORTS = {
     "SuccessRate": "nalm.stats",
     "RunResult": "nalm.results",
     "ConfigError": "nalm.errors",
+    # formula read-out (loads sympy on first use)
+    "explain": "nalm.formula",
+    "Explanation": "nalm.formula",
 }
 
 # submodules reachable as attributes after a bare ``import nalm``
 _SUBMODULES = frozenset(
-    {"units", "functional", "tasks", "training", "metrics", "stats", "results", "errors", "store"}
+    {"units", "functional", "tasks", "training", "metrics", "stats", "results", "errors", "store",
+     "formula"}
 )
 
 __all__ = sorted([*_LAZY_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from .errors import ConfigError
+    from .formula import Explanation, explain
     from .metrics import success_threshold, threshold_estimate
     from .results import RunResult
     from .stats import SuccessRate, success_rate, wilson_interval

@@ -9,7 +9,7 @@ import pytest
 
 import nalm
 
-HEAVY = ("scipy", "numba", "pydantic", "matplotlib")
+HEAVY = ("scipy", "numba", "pydantic", "matplotlib", "sympy")
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -26,7 +26,7 @@ def test_import_nalm_loads_neither_torch_nor_the_benchmark_stack() -> None:
 
 
 def test_creating_a_unit_loads_torch_but_not_the_benchmark_stack() -> None:
-    loaded = _loaded_after("import nalm\nnalm.NMU(2, 1)\nnalm.create('npu', 3, 2)")
+    loaded = _loaded_after("import nalm\nimport nalm.units\nnalm.NMU(2, 1)\nnalm.create('npu', 3, 2)")
     assert "torch" in loaded
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
@@ -74,3 +74,14 @@ def test_functional_helpers_are_the_units_own() -> None:
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'NMUU'"):
         nalm.NMUU  # noqa: B018
+
+
+def test_explain_is_the_function_and_loads_sympy_only_when_used() -> None:
+    """The area is ``nalm.formula``: a subpackage named ``explain`` would replace the function
+    ``nalm.explain`` by the module as soon as anything imported it."""
+    loaded = _loaded_after("import nalm\nimport nalm.formula\nassert callable(nalm.explain)")
+    assert "sympy" in loaded
+    assert "sympy" not in _loaded_after("import nalm\nimport nalm.formula")
+    import nalm.formula.api
+
+    assert nalm.explain is nalm.formula.api.explain

@@ -53,8 +53,12 @@ class GatedNAUNMU(ArithmeticUnit):
             self.G.uniform_(-r_gate, r_gate)
         init_nmu_(self.W_mul, "madsen")
 
+    def path_gate(self, x: Tensor) -> Tensor:
+        """The gate ``g = σ(x Gᵀ)`` ``[.., B, O]``: the NAU path's share of each output."""
+        return torch.sigmoid(linear(x, self.G))
+
     def forward(self, x: Tensor) -> Tensor:
-        gate = torch.sigmoid(linear(x, self.G))
+        gate = self.path_gate(x)
         additive = linear(x, self.W_add.clamp(-1.0, 1.0))
         multiplicative = nmu_product(x, self.W_mul)
         return gate * additive + (1 - gate) * multiplicative

@@ -53,8 +53,12 @@ class GNALU(NALU):
             return self.weight
         return golden_nac_weight(self.W_hat_mul, self.M_hat_mul)
 
+    def path_gate(self, x: Tensor) -> Tensor:
+        """``g = σ_φ(x Gᵀ) = σ(c·x Gᵀ)``."""
+        return torch.sigmoid(LN_PHI * linear(x, self.G))
+
     def forward(self, x: Tensor) -> Tensor:
-        gate = torch.sigmoid(LN_PHI * linear(x, self.G))
+        gate = self.path_gate(x)
         additive = linear(x, self.weight)
         multiplicative = log_space_matmul(x, self.weight_mul, self.eps)
         return gate * additive + (1 - gate) * multiplicative

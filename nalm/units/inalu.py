@@ -99,6 +99,11 @@ class INALU(ArithmeticUnit):
     def weight_mul(self) -> Tensor:
         return nac_weight(self.W_m_hat, self.M_m_hat)
 
+    def path_gate(self, x: Tensor) -> Tensor:
+        """The gate ``γ = σ(g)`` broadcast to ``[.., B, O]`` (it does not depend on x)."""
+        gate = torch.sigmoid(self.g).unsqueeze(-2)
+        return gate.expand(*torch.broadcast_shapes(gate.shape[:-2], x.shape[:-2]), x.shape[-2], -1)
+
     def forward(self, x: Tensor) -> Tensor:
         W_a = self.weight_add
         W_m = self.weight_mul

@@ -84,8 +84,12 @@ class NALU(ArithmeticUnit):
             return self.weight
         return nac_weight(self.W_hat_mul, self.M_hat_mul)
 
+    def path_gate(self, x: Tensor) -> Tensor:
+        """The gate ``g = σ(x Gᵀ)`` ``[.., B, O]``: the additive path's share of each output."""
+        return torch.sigmoid(linear(x, self.G))
+
     def forward(self, x: Tensor) -> Tensor:
-        gate = torch.sigmoid(linear(x, self.G))
+        gate = self.path_gate(x)
         weight = self.weight
         additive = linear(x, weight)
         multiplicative = log_space_matmul(
