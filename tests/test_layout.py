@@ -12,27 +12,35 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nalm"
 
-# area -> the other nalm areas it may import (errors, results, stats, policies are leaves any may use)
-_LEAVES = {"errors", "results", "stats", "policies"}
+# area -> the other nalm areas it may import (errors, results, stats, policies, resources are leaves
+# any may use)
+_LEAVES = {"errors", "results", "stats", "policies", "resources"}
 ALLOWED = {
     "units": set(),
     "functional": {"units"},
     "tasks": set(),
     "metrics": {"tasks", "units"},
     "training": {"tasks", "units", "metrics"},
-    "demo": {"tasks", "training"},
+    "formula": {"tasks", "units"},  # the formula read-out (nalm.explain): sympy lives here only
+    "demo": {"tasks", "training", "formula"},
     "published": set(),
     "store": {"nalm"},  # the version string
     "report": {"store", "published"},
-    "bench": {"units", "tasks", "training", "metrics", "published", "store"},
-    "cli": {"units", "tasks", "training", "metrics", "demo", "store", "report", "bench", "published"},
-    "__init__": {"units", "tasks", "training", "metrics"},
+    "bench": {"units", "tasks", "training", "metrics", "published", "store", "formula"},
+    "cli": {"units", "tasks", "training", "metrics", "demo", "store", "report", "bench", "published",
+            "formula"},
+    "__init__": {"units", "tasks", "training", "metrics", "formula"},
     **{leaf: set() for leaf in _LEAVES},
 }
 # modules that must never load torch (the CLI's light paths, the store and the report)
-TORCH_FREE = ("store", "report", "results", "stats", "errors", "policies", "published", "tasks/ops.py")
+TORCH_FREE = (
+    "store", "report", "results", "stats", "errors", "policies", "published", "resources",
+    "tasks/ops.py", "tasks/ranges.py",
+)
 # modules on the CLI's --help path: no torch at import time (a value's conversion may load it)
-TORCH_FREE_AT_IMPORT = ("cli/main.py", "cli/options.py")
+TORCH_FREE_AT_IMPORT = ("cli/main.py", "cli/options.py", "cli/explain.py")
+# the only area that imports sympy (the report reads stored formula outcomes, never computes one)
+SYMPY_AREAS = ("formula",)
 
 
 def _module_name(path: Path) -> str:
@@ -118,6 +126,14 @@ def test_torch_free_modules_never_import_torch() -> None:
         _assert_no_torch(entry, top_level_only=False)
     for entry in TORCH_FREE_AT_IMPORT:
         _assert_no_torch(entry, top_level_only=True)
+
+
+def test_only_the_formula_area_imports_sympy() -> None:
+    for path in _sources():
+        if _area(_module_name(path)) in SYMPY_AREAS:
+            continue
+        imported = {t.split(".")[0] for t in _imports(path)}
+        assert "sympy" not in imported, f"{path.relative_to(PACKAGE)} imports sympy"
 
 
 def _assert_no_torch(entry: str, *, top_level_only: bool) -> None:

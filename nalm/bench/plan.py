@@ -27,8 +27,9 @@ from nalm.errors import ConfigError
 from nalm.metrics import threshold_estimate
 from nalm.policies import THRESHOLD_POLICIES
 from nalm.published import PublishedLookupError, published_entry
-from nalm.tasks import Task
+from nalm.tasks import Task, check_task_dtype
 from nalm.training import ModelSpec, TrainRecipe
+from nalm.training.runs import check_batch_fits
 
 from .build import build_recipe, build_task, range_spec
 from .config import OP_LABELS, plain, recipe_json, store_suite_name, task_json
@@ -85,6 +86,7 @@ class _Plan:
     seeds: int | None  # --seeds: overrides every cell's
     threshold_policy: str | None  # --threshold-policy: the primary policy instead of the suite's
     check_thresholds: bool
+    device: str = "cpu"  # where the cells will train: bounds the seeds a batch can hold
     checked_models: set[tuple[str, int, int]] = field(default_factory=set)
     checked_thresholds: set[tuple[Task, str]] = field(default_factory=set)
 
@@ -173,29 +175,46 @@ def _settings(plan: _Plan, block: GridBlock, setting: Mapping[str, Any]) -> _Set
 def _build(
     plan: _Plan, block: GridBlock, where: str, key: _CellKey, settings: _Settings
 ) -> tuple[Task, ModelSpec, TrainRecipe]:
-    """Step 3: the cell's task, model (built once per shape, to check it) and recipe."""
+    """Step 3: the cell's task, recipe and model (built once per shape, to check it), each checked
+    against the suite's dtype and the batch against the device's memory."""
     suite, src = plan.suite, plan.suite.source
     model = suite.models[key.model_key]
+    dtype = getattr(torch, suite.dtype)
     try:
         task = build_task(suite, block, key.op, key.range)
+        check_task_dtype(task, suite.dtype)
     except ConfigError as exc:
         raise suite_error(src, where, f"cell {key.id}: {exc}") from None
+    try:
+        recipe = build_recipe(suite, plan.prof, block, model, key.op, task, settings.iterations,
+                              settings.schedules)
+        recipe.optimizer.check_dtype(dtype)
+    except ConfigError as exc:
+        raise suite_error(src, f"{where}", f"cell {key.id}: recipe: {exc}") from None
     spec = ModelSpec(
         tuple(model.units), task.in_features, task.out_features,
         hidden=model.hidden, options=tuple(dict(o) for o in model.options),
     )
+    try:
+        spec.parameter_values()  # the model's options, checked without allocating it
+    except (TypeError, ValueError) as exc:
+        raise suite_error(src, f"models.{key.model_key}", f"cannot build the model: {exc}") from None
+    try:
+        # before the model is built or the cell's tuple of seeds made (10⁹ seeds: gigabytes of ints)
+        check_batch_fits(
+            settings.seeds, spec.in_features, recipe.batch_size, dtype, plan.device, spec=spec
+        )
+    except ConfigError as exc:
+        if plan.seeds is not None:
+            raise ConfigError(f"--seeds: cell {key.id}: {exc}") from None
+        raise suite_error(src, where, f"cell {key.id}: {exc}") from None
     shape = (key.model_key, task.in_features, task.out_features)
     if shape not in plan.checked_models:
         try:
-            spec.build(0, dtype=getattr(torch, suite.dtype))
+            spec.build(0, dtype=dtype)
         except (TypeError, ValueError) as exc:
             raise suite_error(src, f"models.{key.model_key}", f"cannot build the model: {exc}") from None
         plan.checked_models.add(shape)
-    try:
-        recipe = build_recipe(suite, plan.prof, block, model, key.op, task, settings.iterations,
-                              settings.schedules)
-    except ConfigError as exc:
-        raise suite_error(src, f"{where}", f"cell {key.id}: recipe: {exc}") from None
     return task, spec, recipe
 
 
@@ -334,11 +353,13 @@ def plan_cells(
     seeds: int | None = None,
     threshold_policy: str | None = None,
     check_thresholds: bool = True,
+    device: str = "cpu",
 ) -> list[Cell]:
     """Expand ``suite`` under ``profile`` into cells (file order: blocks, models, ops, ranges).
 
     ``only``: the ``--only`` filter; ``seeds``: train seeds ``0..seeds-1`` in every cell instead of
-    the profile's; ``threshold_policy``: primary policy instead of the suite's. Every cell is fully
+    the profile's; ``threshold_policy``: primary policy instead of the suite's; ``device``: where the
+    cells will train (a cell's batch must fit its memory). Every cell is fully
     built (task, model, recipe, config) and its thresholds checked on a tiny sample, so an invalid
     suite fails here, before anything is trained or written.
     """
@@ -354,7 +375,7 @@ def plan_cells(
             f"{', '.join(THRESHOLD_POLICIES)}"
         )
     terms = parse_filter(only)
-    plan = _Plan(suite, profile, seeds, threshold_policy, check_thresholds)
+    plan = _Plan(suite, profile, seeds, threshold_policy, check_thresholds, device)
     overrides = _Overrides(plan.prof)
     cells: list[Cell] = []
     for index, block in enumerate(suite.grid):

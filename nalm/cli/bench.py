@@ -7,17 +7,9 @@ from pathlib import Path
 
 import click
 
+from nalm.resources import format_duration
+
 from .options import BACKEND, check_device, chosen_backend
-
-
-def _fmt_duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 3 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
 
 
 #: Runs per batch when --group-runs is not given on a GPU: there a step costs about the same for
@@ -105,10 +97,12 @@ def bench(
     from nalm.bench.runner import check_db_path, run_cells
     from nalm.bench.schema import load_suite
 
-    loaded = load_suite(suite)
-    cells = plan_cells(loaded, profile, only=only, seeds=seeds, threshold_policy=threshold_policy)
     backend = chosen_backend(backend, compile_step, cuda_graph, device)
     check_device(device)
+    loaded = load_suite(suite)
+    cells = plan_cells(
+        loaded, profile, only=only, seeds=seeds, threshold_policy=threshold_policy, device=device
+    )
 
     if list_only:
         for c in cells:
@@ -135,7 +129,7 @@ def bench(
         f"{result.count('skipped')} skipped (already stored), {result.count('failed')} failed"
     )
     click.echo(
-        f"wall time {_fmt_duration(result.wall_time_s)}; trained {result.seed_iterations:,} "
+        f"wall time {format_duration(result.wall_time_s)}; trained {result.seed_iterations:,} "
         f"seed-iterations" + (f" at {rate:,.0f} seed-iterations/s" if rate else "")
     )
     for name in result.store_suites:

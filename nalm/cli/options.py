@@ -6,7 +6,8 @@ registry), called at conversion time so that ``--help`` never loads torch.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable, TypeVar
 
 import click
 
@@ -141,3 +142,49 @@ def check_device(device: str) -> None:
 
 
 DEVICE = DeviceParam()
+
+
+#: Library field names and the options that set them, so that an error raised by the library (the
+#: one place that validates a concept) names what the user typed.
+_OPTION_OF_FIELD = {
+    "interpolation_range": "--interp",
+    "extrapolation_range": "--extrap",
+    "input_size": "--input-size",
+    "subset_ratio": "--subset-ratio",
+    "overlap_ratio": "--overlap-ratio",
+    "num_subsets": "--num-subsets",
+    "lr": "--lr",
+    "samples": "--mc-samples",
+    "eps": "--eps",
+    "seed": "--seed",
+}
+
+
+def in_option_terms(exc: ConfigError) -> ConfigError:
+    """``exc`` with a leading library field name (``interpolation_range: …``) replaced by its option."""
+    field, sep, rest = str(exc).partition(": ")
+    option = _OPTION_OF_FIELD.get(field)
+    return ConfigError(f"{option}: {rest}") if sep and option else exc
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def errors_in_option_terms(command: F) -> F:
+    """A command body whose library errors name the command's options (:func:`in_option_terms`)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            raise in_option_terms(exc) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+#: ``--long`` of the commands that can start work for hours or days.
+LONG_HELP = (
+    "Allow work estimated to run longer than 10 minutes (or beyond the protocol's own "
+    "iterations); without it such a request is refused with its estimated time."
+)

@@ -18,7 +18,7 @@ import click
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
 
-from .options import OP, RANGE
+from .options import LONG_HELP, OP, RANGE, errors_in_option_terms, in_option_terms
 
 
 def _fmt(v: float) -> str:
@@ -82,7 +82,9 @@ def _row_text(rec: dict[str, Any], uses_b: bool) -> str:
     help="Monte Carlo samples of the threshold.",
 )
 @click.option("--rows", type=click.IntRange(0, 50), default=2, show_default=True, help="Rows per set.")
+@click.option("--long", "long", is_flag=True, help=LONG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@errors_in_option_terms
 def task(
     op: str,
     kind: str,
@@ -98,6 +100,7 @@ def task(
     eps: float | None,
     mc_samples: int,
     rows: int,
+    long: bool,
     as_json: bool,
 ) -> None:
     """Show a task: the inputs forming a and b for a seed, sample rows, and the success threshold.
@@ -110,6 +113,7 @@ def task(
     policy is fixed_1e-5 or published.
     """
     from nalm.metrics import threshold_estimate
+    from nalm.resources import DEFAULT_TIME_LIMIT_S, TooLongError
     from nalm.tasks.presets import PRIMER_SUBSET_RATIOS, primer_range
     from nalm.tasks.static import SingleModuleTask, StaticArithmeticTask, format_range
 
@@ -148,13 +152,18 @@ def task(
     if seed < 0 or seed >= 2**32:
         raise click.BadParameter(f"must be in [0, 2**32), got {seed}", param_hint="'--seed'")
     subsets = the_task.subsets(seed)
-    est = threshold_estimate(the_task, threshold_policy, eps=eps, samples=mc_samples)
-
     samples: dict[str, list[dict[str, Any]]] = {}
-    for split in ("interpolation", "extrapolation"):
+    for split in ("interpolation", "extrapolation"):  # before the threshold: they may not fit
         x = the_task.evaluation_inputs(split)
         y = the_task.evaluation_targets(split, seed)
         samples[split] = [_row_record(x[i], subsets, y[i]) for i in range(min(rows, len(y)))]
+    try:
+        est = threshold_estimate(
+            the_task, threshold_policy, eps=eps, samples=mc_samples,
+            max_seconds=None if long else DEFAULT_TIME_LIMIT_S,
+        )
+    except TooLongError as exc:
+        raise ConfigError(f"{in_option_terms(exc)}, or pass --long to run it anyway") from None
 
     uses_b = the_task.op not in ("squared", "root")
     out: dict[str, Any] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -11,38 +11,46 @@ import click
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
 
-from .options import BACKEND, DEVICE, OP, RANGE, UNITS, check_device, chosen_backend
+from .options import (
+    BACKEND,
+    DEVICE,
+    LONG_HELP,
+    OP,
+    RANGE,
+    UNITS,
+    check_device,
+    chosen_backend,
+    errors_in_option_terms,
+)
 
 
-def run_cell(
+@dataclass(frozen=True)
+class CellSetup:
+    """What one ad-hoc cell trains: its task, network and recipe (the last unit's reference recipe),
+    and the protocol's own number of iterations for that recipe."""
+
+    task: Any
+    spec: Any
+    recipe: Any
+    protocol_iterations: int
+
+
+def build_cell(
     *,
     units: tuple[str, ...],
     op: str,
     input_size: int,
     interp: Any,
     extrap: Any,
-    seeds: list[int],
     iterations: int,
     hidden: int,
     lr: float | None,
     subset_ratio: float | None,
     overlap_ratio: float | None,
-    threshold_policy: str | None,
-    device: str,
-    dtype: str,
-    progress: Any = None,
-    compile: bool = False,
-    cuda_graph: bool = False,
-) -> dict[str, Any]:
-    """Build the task, model and recipe of one cell, train it, and summarise it as a dict.
-
-    One unit: one module on the single-module task (Mistry et al. 2022). Several: a network
-    ``units[0] → hidden → … → units[-1]`` on the static task (Madsen & Johansen 2020). The recipe is
-    the last unit's reference recipe. Training, thresholds and the per-run summary are
-    :mod:`nalm.bench.runner`'s, shared with ``nalm bench``.
-    """
-    from nalm.bench.runner import run_json, summarize_runs, train_and_score
-    from nalm.tasks.static import StaticArithmeticTask
+) -> CellSetup:
+    """One unit: one module on the single-module task (Mistry et al. 2022). Several: a network
+    ``units[0] → hidden → … → units[-1]`` on the static task (Madsen & Johansen 2020)."""
+    from nalm.tasks.static import SingleModuleTask, StaticArithmeticTask
     from nalm.training import ModelSpec
     from nalm.training.recipes import default_recipe
 
@@ -57,10 +65,8 @@ def run_cell(
             extrapolation_range=extrap,
         )
         spec = ModelSpec(units, input_size, 1, hidden=hidden)
-        recipe = default_recipe(last, op, setting="madsen2020", iterations=iterations, lr=lr)
+        setting: dict[str, Any] = {"setting": "madsen2020"}
     else:
-        from nalm.tasks.static import SingleModuleTask
-
         task = SingleModuleTask(
             op,
             input_size=input_size,
@@ -70,17 +76,39 @@ def run_cell(
             extrapolation_range=extrap,
         )
         spec = ModelSpec(units, input_size, 1)
-        recipe = default_recipe(
-            last, op, setting="primer2022", input_size=input_size, iterations=iterations, lr=lr
-        )
+        setting = {"setting": "primer2022", "input_size": input_size}
+    recipe = default_recipe(last, op, iterations=iterations, lr=lr, **setting)
+    protocol = default_recipe(last, op, **setting).iterations
+    return CellSetup(task, spec, recipe, protocol)
+
+
+def run_cell(
+    cell: CellSetup,
+    seeds: list[int],
+    *,
+    threshold_policy: str | None,
+    device: str,
+    dtype: str,
+    progress: Any = None,
+    compile: bool = False,
+    cuda_graph: bool = False,
+) -> dict[str, Any]:
+    """Train one cell and summarise it as a dict. Training, thresholds and the per-run summary are
+    :mod:`nalm.bench.runner`'s, shared with ``nalm bench``."""
+    from nalm.bench.runner import run_json, summarize_runs, train_and_score
+    from nalm.tasks.ranges import format_range
+
     out, estimate = train_and_score(
-        spec, task, seeds, recipe, threshold_policy=threshold_policy, device=device, dtype=dtype,
-        progress=progress, compile=compile, cuda_graph=cuda_graph,
+        cell.spec, cell.task, seeds, cell.recipe, threshold_policy=threshold_policy, device=device,
+        dtype=dtype, progress=progress, compile=compile, cuda_graph=cuda_graph,
     )
+    task = cell.task
     return {
-        "model": spec.describe(),
-        "task": {"op": op, "input_size": input_size, "interp": str(interp), "extrap": str(extrap)},
-        "iterations": iterations,
+        "model": cell.spec.describe(),
+        "task": {"op": task.op, "input_size": task.input_size,
+                 "interp": format_range(task.interpolation_range),
+                 "extrap": format_range(task.extrapolation_range)},
+        "iterations": cell.recipe.iterations,
         **summarize_runs(out.runs),
         "threshold": estimate.value,
         "threshold_policy": estimate.policy,
@@ -88,6 +116,30 @@ def run_cell(
         "wall_time_s": out.wall_time_s,
         "runs": [run_json(r) for r in out.runs],
     }
+
+
+def check_long_work(
+    cell: CellSetup, seeds: list[int], *, iterations: int, device: str, dtype: str, long: bool
+) -> None:
+    """Iterations beyond the protocol's own are allowed only with ``--long``: refused with the
+    estimated time without it, and announced with it (the estimate: two short probes of the cell)."""
+    if iterations <= cell.protocol_iterations:
+        return
+    import torch
+
+    from nalm.resources import format_duration
+    from nalm.training.estimate import estimate_train_seconds
+
+    seconds = estimate_train_seconds(
+        cell.spec, cell.task, seeds, cell.recipe, device=device, dtype=getattr(torch, dtype)
+    )
+    beyond = (
+        f"{iterations:,} iterations are beyond the protocol's {cell.protocol_iterations:,}; "
+        f"estimated time here: {format_duration(seconds)}"
+    )
+    if not long:
+        raise ConfigError(f"--iterations: {beyond}; pass --long to run them")
+    click.echo(f"nalm: {beyond}", err=True)
 
 
 def _format(summary: dict[str, Any]) -> str:
@@ -155,7 +207,9 @@ def _format(summary: dict[str, Any]) -> str:
 )
 @click.option("--compile", "compile_step", is_flag=True, help="Alias of --backend compile.")
 @click.option("--cuda-graph", "cuda_graph", is_flag=True, help="Alias of --backend cuda_graph.")
+@click.option("--long", "long", is_flag=True, help=LONG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@errors_in_option_terms
 def train(
     units: tuple[str, ...] | None,
     unit: tuple[str, ...] | None,
@@ -176,6 +230,7 @@ def train(
     backend: str | None,
     compile_step: bool,
     cuda_graph: bool,
+    long: bool,
     as_json: bool,
 ) -> None:
     """Train SEEDS runs of one cell at once and report its success rate.
@@ -196,37 +251,28 @@ def train(
         units = unit + (unit2 or ())
     elif unit2 is not None:
         units = units + unit2
-    if lr is not None and not (lr > 0 and math.isfinite(lr)):
-        raise ConfigError(f"--lr: must be positive and finite, got {lr}")
     backend = chosen_backend(backend, compile_step, cuda_graph, device)
     check_device(device)
     import torch
 
-    from nalm.training.recipes import DEFAULT_BATCH_SIZE
     from nalm.training.runs import check_batch_fits
 
-    # before the seeds' list, the task or any model is built (the trainer checks it again)
-    check_batch_fits(seeds, input_size, DEFAULT_BATCH_SIZE, getattr(torch, dtype), device)
+    cell = build_cell(
+        units=units, op=op, input_size=input_size, interp=interp, extrap=extrap,
+        iterations=iterations, hidden=hidden, lr=lr, subset_ratio=subset_ratio,
+        overlap_ratio=overlap_ratio,
+    )
+    # before the seeds' list or any model is built (the trainer checks it again)
+    check_batch_fits(
+        seeds, input_size, cell.recipe.batch_size, getattr(torch, dtype), device, spec=cell.spec
+    )
     from tqdm import tqdm
 
+    seed_list = list(range(seeds))
+    check_long_work(cell, seed_list, iterations=iterations, device=device, dtype=dtype, long=long)
     with tqdm(total=iterations, desc="train", unit="it", leave=False, disable=None) as bar:
         summary = run_cell(
-            units=units,
-            op=op,
-            input_size=input_size,
-            interp=interp,
-            extrap=extrap,
-            seeds=list(range(seeds)),
-            iterations=iterations,
-            hidden=hidden,
-            lr=lr,
-            subset_ratio=subset_ratio,
-            overlap_ratio=overlap_ratio,
-            threshold_policy=threshold_policy,
-            device=device,
-            dtype=dtype,
-            progress=bar.update,
-            compile=backend == "compile",
-            cuda_graph=backend == "cuda_graph",
+            cell, seed_list, threshold_policy=threshold_policy, device=device, dtype=dtype,
+            progress=bar.update, compile=backend == "compile", cuda_graph=backend == "cuda_graph",
         )
     click.echo(json.dumps(summary, indent=2) if as_json else _format(summary))

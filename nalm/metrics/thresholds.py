@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
@@ -37,6 +38,7 @@ import numpy as np
 
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
+from nalm.resources import check_duration, check_host_memory
 from nalm.tasks.ops import operation
 from nalm.tasks.rng import STREAM_THRESHOLD, UniformStream
 
@@ -165,6 +167,11 @@ def _mc_chunks(
         precision="float64", stream=STREAM_THRESHOLD,
     )
     rows = max(1, _MC_CHUNK_VALUES // n)
+    check_host_memory(
+        rows * n * 8 * 2,  # the chunk's float64 inputs, and their copy as a NumPy array
+        f"input_size: a Monte Carlo chunk ({rows:,} rows × {n:,} inputs, float64)",
+        "use fewer inputs",
+    )
     done, chunk = 0, 0
     while done < samples:
         m = min(rows, samples - done)
@@ -208,7 +215,9 @@ def _perturbed_errors_primer(
 
 
 @functools.lru_cache(maxsize=256)
-def _simulate(task: Any, policy: str, eps: float, samples: int, seed: int) -> ThresholdEstimate:
+def _simulate(
+    task: Any, policy: str, eps: float, samples: int, seed: int, max_seconds: float | None
+) -> ThresholdEstimate:
     op = task.op
     if policy in _SIMULATED_EPS:
         ranges = task.template
@@ -227,7 +236,8 @@ def _simulate(task: Any, policy: str, eps: float, samples: int, seed: int) -> Th
     total = 0.0
     total_sq = 0.0
     count = 0
-    for x, sums in _mc_chunks(task, subsets_with_total, samples, seed):
+    chunk_started = time.perf_counter()
+    for chunk, (x, sums) in enumerate(_mc_chunks(task, subsets_with_total, samples, seed)):
         if policy in _SIMULATED_EPS:
             err = _perturbed_errors_primer(op, a, b, eps, x)
         else:
@@ -235,6 +245,15 @@ def _simulate(task: Any, policy: str, eps: float, samples: int, seed: int) -> Th
         total += float(err.sum())
         total_sq += float(np.square(err).sum())
         count += err.shape[0]
+        if chunk == 1:  # projected from the second chunk: the first may include JIT compilation
+            per_row = (time.perf_counter() - chunk_started) / err.shape[0]
+            check_duration(
+                per_row * samples,
+                f"samples: {samples:,} Monte Carlo samples of {task.input_size:,} inputs",
+                "use fewer samples",
+                max_seconds,
+            )
+        chunk_started = time.perf_counter()
     mean = total / count
     var = max(total_sq / count - mean * mean, 0.0) * count / max(count - 1, 1)
     return ThresholdEstimate(
@@ -254,11 +273,14 @@ def threshold_estimate(
     eps: float | None = None,
     samples: int = DEFAULT_MC_SAMPLES,
     seed: int = 0,
+    max_seconds: float | None = None,
 ) -> ThresholdEstimate:
     """The success threshold of ``task`` under ``policy`` (default: :func:`default_threshold_policy`).
 
     ``eps`` (default 1e-5) applies to ``madsen_r`` and ``generator``; the ``simulated_eps_*`` policies
     carry their ε in the name. ``samples``/``seed`` control the Monte Carlo estimate (cached).
+    ``max_seconds``: refuse (:class:`ConfigError`, with the estimate) a simulation projected from its
+    first chunk to take longer; memory is no limit on ``samples``, the simulation runs in chunks.
     """
     if policy is None:
         policy = default_threshold_policy(task)
@@ -287,7 +309,7 @@ def threshold_estimate(
         raise ConfigError(f"eps: must be in (0, 1), got {eps!r}")
     if not _uses_generator(task):
         raise ConfigError(f"threshold_policy: {policy!r} needs a static or single-module task")
-    return _simulate(task, policy, float(eps), int(samples), int(seed))
+    return _simulate(task, policy, float(eps), int(samples), int(seed), max_seconds)
 
 
 def success_threshold(

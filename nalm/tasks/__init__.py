@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 _LAZY_EXPORTS = {
     "Split": "._base",
     "Task": "._base",
+    "check_task_dtype": "._base",
     "PRIMER_RANGES": ".presets",
     "madsen_simple_task": ".presets",
     "madsen_task": ".presets",
@@ -43,7 +44,7 @@ _LAZY_EXPORTS = {
 __all__ = sorted(_LAZY_EXPORTS)
 
 if TYPE_CHECKING:
-    from ._base import Split, Task
+    from ._base import Split, Task, check_task_dtype
     from .ops import BINARY_OPS, OPERATIONS, OPS, PRIMER_OPS, Operation
     from .presets import PRIMER_RANGES, madsen_simple_task, madsen_task, primer_task
     from .ranges import format_range, normalize_range

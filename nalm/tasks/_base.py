@@ -8,6 +8,9 @@ A task may also declare ``device_steps = True``: its ``train_batch`` then accept
 int64 tensor on the device and draws without reading it back on the host, which is what a CUDA
 graph replaying the whole update needs (``train(..., cuda_graph=True)``). Absent means False.
 
+A task may also declare ``check_dtype(dtype)``: it raises :class:`~nalm.errors.ConfigError` when runs
+in that dtype cannot hold its data (see :func:`check_task_dtype`). Absent means any dtype will do.
+
 A task may also declare ``shared_draw()``: how its batches can be drawn together with other tasks'
 (a :class:`nalm.tasks.streams.SharedDraw`); :class:`nalm.tasks.streams.GroupedTrainStream` then shares
 inputs and kernel calls between such tasks. Absent means the task draws its own batch.
@@ -67,3 +70,12 @@ def check_seed(seed: Any) -> int:
     if not 0 <= int(seed) < 2**32:
         raise ConfigError(f"seed: must be in [0, 2**32) (numpy RandomState seeds), got {seed}")
     return int(seed)
+
+
+def check_task_dtype(task: Any, dtype: Any) -> None:
+    """Raise :class:`ConfigError` when runs in ``dtype`` cannot hold ``task``'s inputs or the loss on
+    its targets (the task's ``check_dtype``; tasks without one accept every dtype). The trainer and
+    the suite planner call this before anything is allocated."""
+    check = getattr(task, "check_dtype", None)
+    if check is not None:
+        check(dtype)

@@ -14,7 +14,9 @@ either.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable, Sequence
 
 from nalm.errors import ConfigError
@@ -50,6 +52,33 @@ def _root(z: Sequence[Any], xp: Any) -> Any:
     return xp.sqrt(z[0])
 
 
+Magnitude = tuple[Fraction, Fraction]  # (smallest, largest) |operand|, exact
+
+
+def _add_bound(m: Sequence[Magnitude]) -> Fraction | None:
+    return sum((hi for _, hi in m), Fraction(0))
+
+
+def _sub_bound(m: Sequence[Magnitude]) -> Fraction | None:
+    return m[0][1] + m[1][1]
+
+
+def _mul_bound(m: Sequence[Magnitude]) -> Fraction | None:
+    return math.prod((hi for _, hi in m), start=Fraction(1))
+
+
+def _div_bound(m: Sequence[Magnitude]) -> Fraction | None:
+    return None if m[1][0] == 0 else m[0][1] / m[1][0]
+
+
+def _squared_bound(m: Sequence[Magnitude]) -> Fraction | None:
+    return m[0][1] * m[0][1]
+
+
+def _root_bound(m: Sequence[Magnitude]) -> Fraction | None:
+    return Fraction(math.isqrt(math.ceil(m[0][1])) + 1)  # integer square root, rounded up
+
+
 @dataclass(frozen=True)
 class Operation:
     """One operation of the static task.
@@ -58,13 +87,16 @@ class Operation:
     left to right). ``formula``: the target as text over ``{a}`` and ``{b}``; an operation on every
     subset joins all operands with ``join`` instead (``formula`` is then its two-subset case).
     ``compute(operands, xp)``: the target from the subset sums (arrays of one shape) with the array
-    namespace ``xp`` (``numpy`` or ``torch``).
+    namespace ``xp`` (``numpy`` or ``torch``). ``bound(magnitudes)``: an upper bound of ``|target|``
+    from each operand's exact ``(smallest, largest)`` absolute value, None when it is unbounded (a
+    denominator that can be 0); the tasks use it to check that a dtype can hold the target's loss.
     """
 
     name: str
     arity: int | None
     formula: str
     compute: Callable[[Sequence[Any], Any], Any]
+    bound: Callable[[Sequence[Magnitude]], Fraction | None]
     join: str | None = None
 
     def text(self, operands: Sequence[str]) -> str:
@@ -78,12 +110,12 @@ class Operation:
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
-        Operation("add", None, "{a} + {b}", _add, join=" + "),
-        Operation("sub", 2, "{a} - {b}", _sub),
-        Operation("mul", None, "{a} * {b}", _mul, join=" * "),
-        Operation("div", 2, "{a} / {b}", _div),
-        Operation("squared", 1, "({a})**2", _squared),
-        Operation("root", 1, "sqrt({a})", _root),
+        Operation("add", None, "{a} + {b}", _add, _add_bound, join=" + "),
+        Operation("sub", 2, "{a} - {b}", _sub, _sub_bound),
+        Operation("mul", None, "{a} * {b}", _mul, _mul_bound, join=" * "),
+        Operation("div", 2, "{a} / {b}", _div, _div_bound),
+        Operation("squared", 1, "({a})**2", _squared, _squared_bound),
+        Operation("root", 1, "sqrt({a})", _root, _root_bound),
     )
 }
 

@@ -1,4 +1,5 @@
-"""Input ranges of the tasks: validation and normalisation, formatting, exact sums over a range.
+"""Input ranges of the tasks: validation and normalisation, formatting, exact sums over a range, and
+whether a range (and a target computed from it) is representable in a floating-point dtype.
 
 A range is ``(lo, hi)``, or a union ``((lo0, hi0), (lo1, hi1))`` of two ranges of equal width (the
 reference's rule: an element-wise fair coin picks the member). Normalised, it is a :data:`RangeSpec`:
@@ -99,5 +100,79 @@ def sum_intervals(spec: RangeSpec, m: int) -> list[tuple[Fraction, Fraction]]:
 
 
 def format_fraction(v: Fraction) -> str:
-    """An exact bound written as :func:`format_range` writes a float one."""
-    return _fmt(float(v))
+    """An exact bound written as :func:`format_range` writes a float one (any magnitude)."""
+    try:
+        return _fmt(float(v))
+    except OverflowError:  # beyond float64: three significant digits from the exact value
+        digits = len(str(abs(v.numerator) // v.denominator)) - 1
+        mantissa = v / Fraction(10) ** digits
+        return f"{float(mantissa):.3g}e+{digits}"
+
+
+def sum_magnitude(spec: RangeSpec, m: int) -> tuple[Fraction, Fraction]:
+    """``(smallest, largest)`` absolute value a sum of ``m`` inputs from ``spec`` can take (exact;
+    the smallest is 0 when some sum can be 0)."""
+    intervals = sum_intervals(spec, m)
+    largest = max(max(abs(lo), abs(hi)) for lo, hi in intervals)
+    if any(lo <= 0 <= hi for lo, hi in intervals):
+        return Fraction(0), largest
+    return min(min(abs(lo), abs(hi)) for lo, hi in intervals), largest
+
+
+#: ``(largest finite, smallest normal)`` of the floating-point dtypes a run can use, by name.
+_LIMITS: dict[str, tuple[float, float]] = {
+    name: (float(np.finfo(name).max), float(np.finfo(name).tiny))
+    for name in ("float16", "float32", "float64")
+}
+_LIMITS["bfloat16"] = (3.3895313892515355e38, 1.1754943508222875e-38)  # not a NumPy dtype
+
+
+def dtype_limits(dtype: Any) -> tuple[str, float, float]:
+    """``(name, largest finite, smallest normal)`` of a dtype given as ``"float32"``, a NumPy dtype
+    or a torch dtype (its ``str`` is ``"torch.float32"``: no torch import needed)."""
+    name = getattr(dtype, "__name__", None) or str(dtype).removeprefix("torch.")  # np.float32: a class
+    if name not in _LIMITS:
+        raise ConfigError(f"dtype: expected one of {', '.join(_LIMITS)}, got {dtype!r}")
+    return (name, *_LIMITS[name])
+
+
+def check_representable(spec: RangeSpec, field_name: str, dtype: Any) -> None:
+    """:class:`ConfigError` unless every bound of ``spec`` is 0 or a normal finite number of ``dtype``:
+    inputs beyond the largest would be infinite, inputs all below the smallest normal are denormal
+    (slow, and with a few bits of precision) or flushed to zero."""
+    name, largest, smallest = dtype_limits(dtype)
+    for lo, hi in spec:
+        for bound in (lo, hi):
+            if abs(bound) > largest:
+                raise ConfigError(
+                    f"{field_name}: bound {_fmt(bound)} of {format_range(spec)} is beyond {name}'s "
+                    f"largest number ({largest:.2g})"
+                )
+            if 0 < abs(bound) < smallest:
+                raise ConfigError(
+                    f"{field_name}: bound {_fmt(bound)} of {format_range(spec)} is below {name}'s "
+                    f"smallest normal number ({smallest:.2g}); inputs would be denormal"
+                )
+
+
+def check_loss_scale(target_bound: Fraction | None, what: str, field_name: str, dtype: Any) -> None:
+    """:class:`ConfigError` unless a squared error at the target's scale, ``target_bound²``, is a
+    normal finite number of ``dtype``: above it the training loss overflows at the first step, below
+    it every prediction scores an error of 0. ``target_bound`` is the largest ``|target|``; None for
+    an unbounded target (not checked: the task accepted it on purpose)."""
+    if target_bound is None or target_bound == 0:
+        return
+    name, largest, smallest = dtype_limits(dtype)
+    square = target_bound * target_bound
+    hint = "use smaller ranges" + (" or dtype float64" if name != "float64" else "")
+    if square > Fraction(largest):
+        raise ConfigError(
+            f"{field_name}: {what} reaches {format_fraction(target_bound)}; its square, the scale of "
+            f"the loss, overflows {name} (largest {largest:.2g}); {hint}"
+        )
+    if square < Fraction(smallest):
+        raise ConfigError(
+            f"{field_name}: {what} is at most {format_fraction(target_bound)}; its square, the scale "
+            f"of the loss, is below {name}'s smallest normal number ({smallest:.2g}), so every "
+            "prediction would score the same; use larger ranges"
+        )

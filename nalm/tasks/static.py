@@ -47,10 +47,21 @@ import torch
 from torch import Tensor
 
 from nalm.errors import ConfigError
+from nalm.resources import check_host_memory
 
 from ._base import Split, check_seed
 from .ops import BINARY_OPS, OPS, operation
-from .ranges import Interval, RangeSpec, format_fraction, format_range, normalize_range, sum_intervals
+from .ranges import (
+    Interval,
+    RangeSpec,
+    check_loss_scale,
+    check_representable,
+    format_fraction,
+    format_range,
+    normalize_range,
+    sum_intervals,
+    sum_magnitude,
+)
 from .streams import SharedDraw, TrainStream, _cached_stream
 
 # Importable from here as before the split into ranges, static and streams (Interval above, too).
@@ -177,6 +188,21 @@ class StaticArithmeticTask:
         for name in ("interpolation_range", "extrapolation_range"):
             object.__setattr__(self, name, normalize_range(getattr(self, name), name))
             self._check_domain(name)
+        # the fixed evaluation sets and every target are computed in float64
+        self.check_dtype("float64")
+
+    def check_dtype(self, dtype: Any) -> None:
+        """:class:`ConfigError` unless runs in ``dtype`` can hold this task: every range bound 0 or a
+        normal finite number, and the squared error at the target's largest magnitude finite and
+        normal (so the loss neither overflows at the first step nor scores every prediction 0)."""
+        op = operation(self.op)
+        sizes = [end - start for start, end in self.template]
+        used = sizes if op.arity is None else sizes[: op.arity]
+        for name in ("interpolation_range", "extrapolation_range"):
+            spec: RangeSpec = getattr(self, name)
+            check_representable(spec, name, dtype)
+            bound = op.bound([sum_magnitude(spec, m) for m in used])
+            check_loss_scale(bound, f"|target| of {self.op!r} over {format_range(spec)}", name, dtype)
 
     def _check_domain(self, name: str) -> None:
         spec: RangeSpec = getattr(self, name)
@@ -326,9 +352,16 @@ class StaticArithmeticTask:
     def evaluation_inputs(self, split: Split) -> np.ndarray:
         """The fixed float64 inputs ``[eval_samples, input_size]`` of a split (read-only, cached)."""
         split = _check_split(split)
-        return reference_inputs(
-            self.range_for(split), self.input_size, self.eval_samples, EVAL_RNG_SEEDS[split]
+        spec = self.range_for(split)
+        # a union draws two full arrays and a coin array before choosing: four arrays' worth
+        arrays = 1 if len(spec) == 1 else 4
+        check_host_memory(
+            arrays * self.eval_samples * self.input_size * 8,
+            f"input_size: the {split} set ({self.eval_samples:,} rows × {self.input_size:,} inputs, "
+            "float64)",
+            "use fewer inputs (or fewer eval_samples)",
         )
+        return reference_inputs(spec, self.input_size, self.eval_samples, EVAL_RNG_SEEDS[split])
 
     def evaluation_targets(self, split: Split, seed: int) -> np.ndarray:
         """float64 targets ``[eval_samples]`` of run ``seed`` on a split, computed as the reference."""

@@ -67,6 +67,18 @@ class ModelSpec:
                 layer.reset_parameters()
         return nn.Sequential(*layers).to(device)
 
+    def parameter_values(self) -> int:
+        """Parameter and buffer values of one network, counted without allocating them (the
+        layers are built on torch's ``meta`` device, which holds shapes only)."""
+        sizes = self.sizes
+        options = self.options or tuple({} for _ in self.units)
+        with torch.device("meta"):
+            layers = [
+                create(name, sizes[i], sizes[i + 1], **dict(opts))
+                for i, (name, opts) in enumerate(zip(self.units, options))
+            ]
+        return sum(t.numel() for layer in layers for t in (*layer.parameters(), *layer.buffers()))
+
     def describe(self) -> str:
         return " → ".join(
             f"{name}({a}→{b})" for name, a, b in zip(self.units, self.sizes, self.sizes[1:])

@@ -36,6 +36,18 @@ class OptimizerSpec:
         if isinstance(self.lr, tuple) and self.name != "adam":
             raise ConfigError("lr: a learning rate per run is supported for adam only")
 
+    def check_dtype(self, dtype: torch.dtype) -> None:
+        """:class:`ConfigError` when a learning rate is not a finite number of the run's ``dtype``
+        (``1e300`` in float32 is infinite: every update would be inf or NaN)."""
+        largest = torch.finfo(dtype).max
+        lrs = self.lr if isinstance(self.lr, tuple) else (self.lr,)
+        for v in lrs:
+            if v > largest:
+                raise ConfigError(
+                    f"lr: {v:g} is beyond {str(dtype).removeprefix('torch.')}'s largest number "
+                    f"({largest:.2g}), the dtype the run trains in"
+                )
+
     def build(self, params: Sequence[nn.Parameter]) -> Any:
         """An optimiser over stacked parameters. Every one used here is elementwise, so one
         optimiser over ``[S, ...]`` tensors is exactly S independent optimisers."""

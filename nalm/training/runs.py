@@ -7,7 +7,6 @@ Everything that couples runs in a naive implementation is kept per run here, so 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from nalm.errors import ConfigError
+from nalm.resources import format_bytes, host_memory_bytes
 from nalm.tasks import GroupedTrainStream, Task
 from nalm.units import ArithmeticUnit
 from nalm.units.sparsity import sparsity_error
@@ -58,30 +58,42 @@ def machine_memory_bytes(device: torch.device) -> int | None:
     try:
         if device.type == "cuda":
             return int(torch.cuda.get_device_properties(device).total_memory)
-        if device.type == "cpu":
-            return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, OSError, RuntimeError, ValueError):
-        pass
-    return None
+    except (AssertionError, AttributeError, OSError, RuntimeError, ValueError):
+        return None  # (a torch without CUDA asserts)
+    return host_memory_bytes() if device.type == "cpu" else None
 
 
 def check_batch_fits(
-    runs: int, in_features: int, batch_size: int, dtype: torch.dtype, device: object = None
+    runs: int,
+    in_features: int,
+    batch_size: int,
+    dtype: torch.dtype,
+    device: object = None,
+    *,
+    spec: ModelSpec | None = None,
 ) -> None:
-    """Refuse, with the numbers, a batch whose training inputs alone outgrow the device's memory.
+    """Refuse, with the numbers, a batch that outgrows the device's memory before anything is
+    allocated (10⁹ seeds, 10⁸ inputs or a hidden layer of 10⁹: a clear error in a second instead of
+    a MemoryError after a long wait).
 
-    The estimate is a lower bound (``runs × batch_size × in_features`` input values, drawn every
-    step), so it never refuses a batch that could train; it stops requests such as 10⁹ seeds at
-    once before anything is allocated, instead of a MemoryError after a long wait.
+    The estimate is a lower bound, so it never refuses a batch that could train: one batch of
+    training inputs (``runs × batch_size × in_features`` values, drawn every step) and, given the
+    model's ``spec``, each run's parameters twice (a trained parameter has a value and a gradient;
+    Adam keeps two more).
     """
     device = torch.device(device or "cpu")  # type: ignore[call-overload]
-    needed = runs * batch_size * in_features * (torch.finfo(dtype).bits // 8)
+    width = torch.finfo(dtype).bits // 8
+    inputs = runs * batch_size * in_features
+    parameters = 0 if spec is None else 2 * runs * spec.parameter_values()
+    needed = (inputs + parameters) * width
     total = machine_memory_bytes(device)
     if total is not None and needed > total:
+        what = f"{runs:,} runs × {batch_size} rows × {in_features:,} inputs"
+        if parameters:
+            what += f" and {spec.parameter_values():,} parameters per run"  # type: ignore[union-attr]
         raise ConfigError(
-            f"batch too large: {runs:,} runs × {batch_size} rows × {in_features:,} inputs need at least "
-            f"{needed / 2**30:,.1f} GiB for one batch of inputs, but {device} has {total / 2**30:,.1f} "
-            "GiB; train fewer runs at once (or fewer inputs)"
+            f"batch too large: {what} need at least {format_bytes(needed)}, but {device} has "
+            f"{format_bytes(total)}; train fewer runs at once (or fewer inputs, a smaller model)"
         )
 
 
@@ -120,7 +132,7 @@ class BatchedRuns:
         self.spec, self.recipe = spec, recipe
         self.device, self.dtype = torch.device(device or "cpu"), dtype  # type: ignore[call-overload]
         runs = len(self.seeds)
-        check_batch_fits(runs, spec.in_features, recipe.batch_size, dtype, self.device)
+        check_batch_fits(runs, spec.in_features, recipe.batch_size, dtype, self.device, spec=spec)
         # One per run, in the training dtype: a comparison with a Python float rounds it the same way.
         self.thresholds = torch.tensor(
             [g.threshold for g in self.groups for _ in g.seeds], dtype=dtype, device=self.device

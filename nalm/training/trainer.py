@@ -38,7 +38,7 @@ from nalm.errors import ConfigError
 from nalm.metrics import SELECTION_WINDOW, score_curves
 from nalm.results import LearningCurve, RunParameters, RunResult
 from nalm.stats import SuccessRate, success_rate
-from nalm.tasks import Task
+from nalm.tasks import Task, check_task_dtype
 
 from .cuda_graph import GraphedUpdate
 from .model import ModelSpec, slice_stacked
@@ -125,7 +125,7 @@ def train(
     gained (they share the memory system).
     """
     if hasattr(seeds, "__len__"):  # before a tuple of the seeds is made
-        check_batch_fits(len(seeds), spec.in_features, recipe.batch_size, dtype, device)
+        check_batch_fits(len(seeds), spec.in_features, recipe.batch_size, dtype, device, spec=spec)
     group = RunGroup(task, tuple(seeds), threshold)
     (out,) = train_groups(
         spec, [group], recipe, device=device, dtype=dtype, progress=progress, backend=backend,
@@ -198,6 +198,9 @@ def _train_groups(
     (any device; this is how the CPU tests check it against the eager update)."""
     start_time = time.perf_counter()
     resolved, compile_backend = resolve_backend(backend, compile, cuda_graph)
+    recipe.optimizer.check_dtype(dtype)
+    for group in groups:
+        check_task_dtype(group.task, dtype)
     state = BatchedRuns(spec, groups, recipe, device=device, dtype=dtype)
     on_device = sync_free or resolved == "cuda_graph"
     update, graphed = _build_update(state, resolved, compile_backend, on_device)

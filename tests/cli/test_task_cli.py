@@ -84,18 +84,18 @@ def test_union_range_syntax(capsys: pytest.CaptureFixture[str]) -> None:
         (["--op", "add", "--interp", "a,b"], "Invalid value for '--interp': bounds must be numbers"),
         (["--op", "add", "--interp", "2,1"], "Invalid value for '--interp': reversed range [2, 1]"),
         (["--op", "add", "--extrap", "-6,-2:2,4"], "Invalid value for '--extrap': union ranges must have equal widths"),
-        (["--op", "root", "--interp", "-1,1"], "interpolation_range: op 'root' is undefined"),
-        (["--op", "div", "--interp", "-2,2"], "interpolation_range: op 'div' divides by b"),
-        (["--op", "add", "--subset-ratio", "0.9"], "subset_ratio: 2 subsets of 90 inputs"),
-        (["--op", "add", "--subset-ratio", "1.5"], "subset_ratio: must be in [0, 1], got 1.5"),
-        (["--op", "add", "--input-size", "0"], "input_size: must be a positive integer, got 0"),
+        (["--op", "root", "--interp", "-1,1"], "--interp: op 'root' is undefined"),
+        (["--op", "div", "--interp", "-2,2"], "--interp: op 'div' divides by b"),
+        (["--op", "add", "--subset-ratio", "0.9"], "--subset-ratio: 2 subsets of 90 inputs"),
+        (["--op", "add", "--subset-ratio", "1.5"], "--subset-ratio: must be in [0, 1], got 1.5"),
+        (["--op", "add", "--input-size", "0"], "--input-size: must be a positive integer, got 0"),
         (["--op", "add", "--seed", "-1"], "Invalid value for '--seed': must be in [0, 2**32)"),
         (["--op", "add", "--threshold-policy", "best"], "Invalid value for '--threshold-policy'"),
         (["--op", "add", "--input-size", "50", "--threshold-policy", "published"],
          "threshold_policy: 'published' thresholds exist only"),
         (["--op", "add", "--preset", "1_2", "--interp", "1,2"], "--preset sets both ranges"),
         (["--op", "add", "--preset", "nope"], "preset: unknown range pair 'nope'"),
-        (["--op", "add", "--kind", "single-module", "--input-size", "7"], "subset_ratio: give --subset-ratio"),
+        (["--op", "add", "--kind", "single-module", "--input-size", "7"], "--subset-ratio: give --subset-ratio"),
     ],
 )
 def test_bad_input_one_line_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
@@ -114,4 +114,4 @@ def test_subprocess_no_traceback() -> None:
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("nalm: error: interpolation_range: op 'root'")
+    assert proc.stderr.startswith("nalm: error: --interp: op 'root'")
