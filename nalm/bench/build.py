@@ -1,10 +1,14 @@
-"""The objects of one cell — its task and its train recipe — from a suite's definitions."""
+"""The objects of one cell — its task and its train recipe — from a suite's definitions; and, for a
+stored run, its task and model back from the config the store keeps (:func:`task_from_config`,
+:func:`spec_from_config`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from nalm.errors import ConfigError
 from nalm.tasks import Task
 from nalm.tasks.article import ArticleTask
 from nalm.tasks.npu_simple import NPUSimpleTask
@@ -15,13 +19,13 @@ from nalm.tasks.presets import (
     madsen_task,
     primer_task,
 )
-from nalm.tasks.static import SingleModuleTask
-from nalm.training import OptimizerSpec, TrainRecipe
+from nalm.tasks.static import SingleModuleTask, StaticArithmeticTask
+from nalm.training import ModelSpec, OptimizerSpec, TrainRecipe
 from nalm.training.recipes import default_recipe
 
 from .schema import GridBlock, ModelDef, ProfileDef, Suite
 
-__all__ = ["build_recipe", "build_task", "range_spec"]
+__all__ = ["build_recipe", "build_task", "range_spec", "spec_from_config", "task_from_config"]
 
 
 def range_spec(suite: Suite, name: str) -> tuple[Any, Any]:
@@ -108,3 +112,37 @@ def build_recipe(
         schedule_length = recipe_protocol
     recipe = default_recipe(unit, op, iterations=schedule_length, **kwargs)  # type: ignore[arg-type]
     return replace(recipe, iterations=iterations)
+
+
+#: The task class of each ``task.kind`` a stored config names (``task_json`` wrote its fields).
+_TASK_KINDS: dict[str, Any] = {
+    "static": StaticArithmeticTask,
+    "static_simple": StaticArithmeticTask,
+    "primer": SingleModuleTask,
+    "article": ArticleTask,
+    "npu_simple": NPUSimpleTask,
+}
+
+
+def task_from_config(config: Mapping[str, Any]) -> Task:
+    """The task of a stored cell, rebuilt from its config's ``task`` (the inverse of ``task_json``)."""
+    data = config.get("task")
+    if not isinstance(data, Mapping) or data.get("kind") not in _TASK_KINDS:
+        kind = data.get("kind") if isinstance(data, Mapping) else None
+        raise ConfigError(f"stored config: no task of a known kind (got {kind!r})")
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    try:
+        return _TASK_KINDS[data["kind"]](**fields)  # type: ignore[no-any-return]
+    except TypeError as exc:
+        raise ConfigError(f"stored config: cannot rebuild its {data['kind']} task ({exc})") from None
+
+
+def spec_from_config(config: Mapping[str, Any], task: Task) -> ModelSpec:
+    """The model of a stored cell (units, hidden size, options), for ``task``'s sizes."""
+    try:
+        units = tuple(config["units"])
+        options = tuple(dict(o) for o in config.get("options") or ())
+        return ModelSpec(units, task.in_features, task.out_features, hidden=int(config.get("hidden", 2)),
+                         options=options)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"stored config: cannot rebuild its model ({exc})") from None

@@ -21,6 +21,13 @@ Guarantees (with :class:`nalm.store.ResultsStore`):
   cell. Fewer, larger batches pay where per-step overhead dominates (a GPU; a few seeds per cell).
   Off by default here (the CLI turns it on for CUDA): a run's values then agree with its cell trained
   alone only to rounding.
+* **Parameters and formulas are stored with the runs.** Each run's parameters at its selected step and
+  at the end (:class:`~nalm.results.RunParameters`, from the trainer) and what the formula read-out
+  (:func:`nalm.formula.explain_output`) says of the selected ones (:class:`~nalm.results.RunFormula`:
+  outcome and formula) are written with the run, so ``nalm report`` can show the rate of recovered
+  formulas without torch, and ``nalm explain`` can read any stored run again. The read-out runs after
+  the training and is not part of its timing; should it fail, the runs are stored without it (a
+  warning on stderr) rather than lost.
 * **Several threshold policies, one training.** A suite may score its runs under more policies
   (``also_score``): the same runs are scored again from their learning curves (selection does not
   depend on the threshold; success and solved-at do) and stored as separate cells whose config
@@ -44,6 +51,7 @@ from tqdm import tqdm
 
 import nalm.training as training
 from nalm.errors import ConfigError
+from nalm.formula.api import explain_output
 from nalm.metrics import ThresholdEstimate, score_curves, threshold_estimate
 from nalm.results import LearningCurve, RunResult
 from nalm.stats import wilson_interval
@@ -144,6 +152,17 @@ def rescore(run: RunResult, threshold: float) -> RunResult:
         sparsity_error=float(sc.sparsity_error[0]),
         threshold=float(threshold),
     )
+
+
+def with_formulas(out: TrainOutput, task: Task) -> list[RunResult]:
+    """``out.runs`` with what the formula read-out says of each run's selected parameters."""
+    try:
+        explanations = explain_output(out, task)
+    except Exception as exc:  # noqa: BLE001 — the read-out must never cost a cell its training
+        print(f"nalm: warning: formula read-out failed ({type(exc).__name__}: {exc}); the runs are "
+              "stored without it", file=sys.stderr)
+        return list(out.runs)
+    return [replace(run, formula=e.record()) for run, e in zip(out.runs, explanations)]
 
 
 def failed_run(seed: int, threshold: float) -> RunResult:
@@ -371,8 +390,8 @@ def _run_batch(
             first.spec, groups, first.recipe, device=device, dtype=getattr(torch, first.dtype),
             progress=lambda n: bar.update(n * total_runs), compile=compile, cuda_graph=graph,
         )
-        results = [out.runs for out in outs]
         wall, rate, error = outs[0].wall_time_s, outs[0].seed_iterations_per_second, None
+        results = [with_formulas(out, cell.task) for out, (cell, _) in zip(outs, batch)]
     except Exception as exc:  # noqa: BLE001 — one batch's failure must not stop the suite
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         results, wall, rate = None, time.perf_counter() - t0, None

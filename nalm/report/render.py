@@ -61,6 +61,19 @@ def check_text(s: CellSummary) -> str:
     return "✓"
 
 
+NOT_AVAILABLE = "n/a"
+
+
+def formula_text(s: CellSummary) -> str:
+    """Rate of runs whose learned formula is the task's target, with its Wilson interval; "n/a" when
+    no run of the cell has a stored formula outcome (no stored parameters)."""
+    rate, ci = s.formula_rate, s.formula_ci
+    if rate is None or ci is None:
+        return NOT_AVAILABLE
+    text = fmt_rate_ci(rate, *ci)
+    return text + (f" ({s.formula_unread} runs not read)" if s.formula_unread else "")
+
+
 def _published_rate(s: CellSummary) -> str:
     rate = s.published_rate
     if rate is None:
@@ -92,6 +105,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("range", lambda s: s.labels.range or DASH, "labels"),
     Column("runs (ok/div/fail)", lambda s: f"{s.n_seeds} ({s.n_ok}/{s.n_diverged}/{s.n_failed})"),
     Column("success [95% CI]", lambda s: fmt_rate_ci(s.success_rate, *s.success_ci)),
+    Column("formula recovered [95% CI]", formula_text),
     Column("published [95% CI]", _published_rate, "published"),
     Column("check", check_text, "published"),
     Column("solved at: median", lambda s: fmt_sci(s.solved_at_median)),
@@ -137,7 +151,11 @@ LEGEND = (
     "so μ is roughly *half* the arithmetic mean; compare it, not the arithmetic mean, with the published "
     "μ. † marks the papers' fallback (mean ± t·sd/√n) where the data cannot support a fit. "
     "**check**: ✓ when our rate lies inside the published interval and the published rate inside ours; "
-    "⚠ otherwise (which side is named). Published numbers are the papers' (100 seeds unless stated); "
+    "⚠ otherwise (which side is named). **formula recovered**: the runs whose parameters at the "
+    "selected step snap to exact weights computing the task's target formula (symbolically, and "
+    "checked on the extrapolation set; `nalm explain` shows each run's formula), with the 95 % "
+    "Wilson interval; n/a where the database holds no parameters for the cell. "
+    "Published numbers are the papers' (100 seeds unless stated); "
     "ours come from the runs in this database, with their own seeds, iterations and thresholds."
 )
 
@@ -285,6 +303,11 @@ def csv_rows(cells: Sequence[CellSummary]) -> list[dict[str, Any]]:
             "success_rate": s.success_rate,
             "success_ci_low": s.success_ci[0],
             "success_ci_high": s.success_ci[1],
+            "formula_recovered": s.formula_recovered,
+            "formula_runs": s.formula_runs if s.formula_recovered is not None else None,
+            "formula_rate": s.formula_rate,
+            "formula_ci_low": None if s.formula_ci is None else s.formula_ci[0],
+            "formula_ci_high": None if s.formula_ci is None else s.formula_ci[1],
             "solved_at_median": s.solved_at_median,
             "solved_at_mean_arithmetic": s.solved_at_mean,
             "solved_at_mean_fitted": None if fit_t is None else fit_t.mean,

@@ -8,6 +8,10 @@ What the report reads from a cell config (all optional):
 * ``model``, ``operation`` — labels (strings);
 * ``range`` — a range name (string), or a mapping with a ``name``;
 * ``published`` — ``{"source", "task", "operation", "model"[, "table"]}``, see :mod:`nalm.published`.
+
+What it reads from a run besides its scores: the stored formula outcome (``RunResult.formula``,
+written by the benchmark runner from the run's parameters; see :mod:`nalm.formula`), for the rate of
+recovered formulas. No torch or sympy: only the stored outcome is read.
 """
 
 from __future__ import annotations
@@ -80,6 +84,24 @@ class CellSummary:
     published_problem: str | None  # why a configured published reference could not be resolved
     fit_note: str = ""
     run_ids: tuple[int, ...] = field(default=(), repr=False)
+    #: Runs whose formula is the task's target (None: no run of the cell was read, e.g. a database
+    #: written before parameters were stored), out of ``formula_runs``: the runs that were read plus
+    #: the failed ones (which, as for success, count as not recovered).
+    formula_recovered: int | None = None
+    formula_runs: int = 0
+    formula_unread: int = 0  # non-failed runs without an outcome, when others have one
+
+    @property
+    def formula_rate(self) -> float | None:
+        if self.formula_recovered is None or not self.formula_runs:
+            return None
+        return self.formula_recovered / self.formula_runs
+
+    @property
+    def formula_ci(self) -> tuple[float, float] | None:
+        if self.formula_recovered is None or not self.formula_runs:
+            return None
+        return wilson_interval(self.formula_recovered, self.formula_runs)
 
     @property
     def published_rate(self) -> float | None:
@@ -146,6 +168,14 @@ def summarize_cell(
     elif ref is not None:
         problem = f"'published' must be a mapping, got {type(ref).__name__}"
 
+    read = [r for r in results if r.formula is not None]
+    if read:
+        recovered: int | None = sum(1 for r in read if r.formula.recovered)  # type: ignore[union-attr]
+        formula_runs = len(read) + sum(1 for r in results if r.formula is None and r.status == "failed")
+        unread = sum(1 for r in results if r.formula is None and r.status != "failed")
+    else:
+        recovered, formula_runs, unread = None, 0, 0
+
     # write_cell repeats a write's wall time / rate on each of its runs; one write = one created_at
     writes = {(r.created_at, r.wall_time_s, r.seed_iterations_per_second) for r in runs}
     walls = [w for _, w, _ in writes if w is not None]
@@ -180,6 +210,9 @@ def summarize_cell(
         published_problem=problem,
         fit_note=note1 or note2,
         run_ids=tuple(r.id for r in runs),
+        formula_recovered=recovered,
+        formula_runs=formula_runs,
+        formula_unread=unread,
     )
 
 

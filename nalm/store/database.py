@@ -13,7 +13,13 @@ from types import TracebackType
 from typing import Any
 
 from nalm import __version__
-from nalm.results import LearningCurve, RunResult
+from nalm.results import (
+    FORMULA_OUTCOMES,
+    LearningCurve,
+    RunFormula,
+    RunParameters,
+    RunResult,
+)
 
 from .records import (
     CellRecord,
@@ -22,11 +28,13 @@ from .records import (
     _metric_in,
     _metric_out,
     _pack,
+    _pack_arrays,
     _unpack,
+    _unpack_arrays,
     canonical_config_json,
     config_hash,
 )
-from .schema import _SCHEMA, _STATUSES, SCHEMA_VERSION
+from .schema import _MIGRATE_1_TO_2, _SCHEMA, _STATUSES, SCHEMA_VERSION
 
 
 def _default_library_version() -> str:
@@ -36,7 +44,9 @@ def _default_library_version() -> str:
 class ResultsStore:
     """A results database file. Use as a context manager; safe for several processes at once.
 
-    ``readonly=True`` never creates or changes anything (the report opens the store this way).
+    ``readonly=True`` never creates or changes anything (the report opens the store this way); a
+    database of an older schema is then read as it is, else it is migrated on opening (see
+    :mod:`nalm.store.schema`).
     """
 
     def __init__(self, path: str | Path, *, readonly: bool = False, busy_timeout_s: float = 60.0) -> None:
@@ -44,6 +54,8 @@ class ResultsStore:
         self.readonly = readonly
         self._conn: sqlite3.Connection | None = None
         self._config_cache: dict[str, Mapping[str, Any]] = {}
+        self.schema_version = 0
+        self._has_formula = self._has_params = False
         try:
             self._open(busy_timeout_s)
         except sqlite3.DatabaseError as exc:
@@ -88,7 +100,11 @@ class ResultsStore:
 
     def _check_schema(self) -> None:
         conn = self._connection
-        if not self.readonly:
+        if self.readonly:
+            self.schema_version = self._version()
+        else:
+            # One write transaction: two processes opening an old database migrate it once (the
+            # second waits for the lock, then reads the new version).
             with self._transaction():
                 for statement in _SCHEMA.split(";"):  # no ';' inside _SCHEMA's comments
                     if statement.strip():
@@ -97,7 +113,21 @@ class ResultsStore:
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                version = self._version()
+                if version == 1:
+                    for statement in _MIGRATE_1_TO_2:
+                        conn.execute(statement)
+                    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                 (str(SCHEMA_VERSION),))
+                    version = SCHEMA_VERSION
+            self.schema_version = version
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self._has_formula = {"formula_outcome", "formula"} <= columns
+        self._has_params = "params" in tables
+
+    def _version(self) -> int:
+        row = self._connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
             raise StoreError(f"{self.path}: results database has no schema version")
         version = int(row[0])
@@ -106,6 +136,7 @@ class ResultsStore:
                 f"{self.path}: results database schema {version} is newer than this nalm "
                 f"understands ({SCHEMA_VERSION}); upgrade nalm"
             )
+        return version
 
     @property
     def _connection(self) -> sqlite3.Connection:
@@ -220,15 +251,18 @@ class ResultsStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 (suite, cell, h, config_json, now),
             )
-            for row, curve_row in rows:
+            for run, (row, curve_row) in zip(runs, rows):
+                formula = run.formula
                 cur = conn.execute(
                     """INSERT OR IGNORE INTO runs (
                         suite, cell, config_json, config_hash, seed, status, solved, solved_at,
                         selected_step, interpolation_mse, extrapolation_mse, sparsity_error, threshold,
                         iterations, diverged_at, threshold_policy, wall_time_s,
-                        seed_iterations_per_second, library_version, created_at
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (suite, cell, config_json, h, *row, threshold_policy, wall, rate, version, now),
+                        seed_iterations_per_second, library_version, created_at, formula_outcome, formula
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (suite, cell, config_json, h, *row, threshold_policy, wall, rate, version, now,
+                     None if formula is None else formula.outcome,
+                     None if formula is None else formula.formula),
                 )
                 if cur.rowcount == 1:
                     conn.execute(
@@ -236,6 +270,12 @@ class ResultsStore:
                         "extrapolation_mse, sparsity_error) VALUES (?, ?, ?, ?, ?, ?)",
                         (cur.lastrowid, *curve_row),
                     )
+                    if run.parameters is not None:
+                        conn.execute(
+                            "INSERT INTO params (run_id, selected_step, selected, final) VALUES (?, ?, ?, ?)",
+                            (cur.lastrowid, int(run.parameters.selected_step),
+                             _pack_arrays(run.parameters.selected), _pack_arrays(run.parameters.final)),
+                        )
                     inserted += 1
         return inserted
 
@@ -257,6 +297,12 @@ class ResultsStore:
         n = len(c.step)
         if not (len(c.interpolation_mse) == len(c.extrapolation_mse) == len(c.sparsity_error) == n):
             raise StoreError(f"{where}: learning-curve columns differ in length")
+        if run.formula is not None and (
+            not isinstance(run.formula, RunFormula) or run.formula.outcome not in FORMULA_OUTCOMES
+        ):
+            raise StoreError(f"{where}: formula must be a RunFormula, got {run.formula!r}")
+        if run.parameters is not None and not isinstance(run.parameters, RunParameters):
+            raise StoreError(f"{where}: parameters must be RunParameters, got {type(run.parameters).__name__}")
         row = (
             int(run.seed),
             run.status,
@@ -327,18 +373,21 @@ class ResultsStore:
                 clauses.append(f"{column} = ?")
                 args.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        # A version-1 database read as it is has no formula columns: its runs read as not explained.
+        formula_columns = "r.formula_outcome, r.formula" if self._has_formula else "NULL, NULL"
         sql = f"""
             SELECT r.id, c.suite, c.cell, r.config_hash, r.config_json, r.seed, r.status, r.solved,
                    r.solved_at, r.selected_step, r.interpolation_mse, r.extrapolation_mse,
                    r.sparsity_error, r.threshold, r.iterations, r.diverged_at, r.threshold_policy,
-                   r.wall_time_s, r.seed_iterations_per_second, r.library_version, r.created_at
+                   r.wall_time_s, r.seed_iterations_per_second, r.library_version, r.created_at,
+                   {formula_columns}
             FROM runs AS r JOIN cells AS c ON c.config_hash = r.config_hash
             {where}
             ORDER BY c.rowid, r.seed"""
         out = []
         for row in self._connection.execute(sql, args):
             (rid, s, c, h, cfg, seed, st, solved, solved_at, sel, imse, emse, sparse, thr, iters,
-             div, policy, wall, rate, version, created) = row
+             div, policy, wall, rate, version, created, outcome, formula) = row
             result = RunResult(
                 seed=seed,
                 status=st,
@@ -351,6 +400,7 @@ class ResultsStore:
                 threshold=thr,
                 iterations=iters,
                 diverged_at=div,
+                formula=None if outcome is None else RunFormula(outcome, formula),
             )
             out.append(
                 StoredRun(rid, s, c, self._config(h, cfg), h, result, policy, wall, rate, version, created)
@@ -373,6 +423,25 @@ class ResultsStore:
             extrapolation_mse=_unpack(emse, "<f8", n).tolist(),
             sparsity_error=_unpack(sparse, "<f8", n).tolist(),
         )
+
+    def parameters(self, run_id: int) -> RunParameters | None:
+        """The stored parameters of one run (selected step and end), None when it has none (a failed
+        run, or one written before schema 2)."""
+        if not self._has_params:
+            return None
+        row = self._connection.execute(
+            "SELECT selected_step, selected, final FROM params WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        step, selected, final = row
+        return RunParameters(int(step), _unpack_arrays(selected), _unpack_arrays(final))
+
+    def runs_with_parameters(self) -> set[int]:
+        """Ids of the runs that have stored parameters."""
+        if not self._has_params:
+            return set()
+        return {r[0] for r in self._connection.execute("SELECT run_id FROM params")}
 
     def count_runs(self) -> int:
         return int(self._connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0])

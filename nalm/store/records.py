@@ -1,11 +1,14 @@
 """What the store keeps and how: config identity (canonical JSON, hash), stored records, and the
-encoding of metrics and curves (NULL for NaN; zlib-compressed little-endian arrays)."""
+encoding of metrics, curves and parameters (NULL for NaN; zlib-compressed little-endian arrays;
+compressed ``.npz`` archives)."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
+import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -82,3 +85,18 @@ def _unpack(blob: bytes, dtype: str, n: int) -> np.ndarray:
     if arr.size != n:
         raise StoreError(f"curve blob holds {arr.size} values, expected {n}")
     return arr
+
+
+def _pack_arrays(arrays: Mapping[str, Any]) -> bytes:
+    """Named arrays as a compressed ``.npz`` archive (names kept, dtypes and shapes exact)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
+    return buffer.getvalue()
+
+
+def _unpack_arrays(blob: bytes) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise StoreError(f"stored parameters cannot be read: {exc}") from None

@@ -1,8 +1,18 @@
-"""The store's SQLite schema and its version."""
+"""The store's SQLite schema, its version, and the migration of older databases.
+
+Version history:
+
+1. ``meta``, ``cells``, ``runs``, ``curves``.
+2. ``runs`` gains ``formula_outcome`` and ``formula`` (what the formula read-out said of the run's
+   selected parameters, NULL when it was not read); new table ``params`` with each run's parameters at
+   its selected step and at the end. A version-1 database opened for writing is migrated in place
+   (columns added, the table created; its runs keep NULL / no parameters); opened read-only it is
+   read as it is.
+"""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _STATUSES = ("ok", "diverged", "failed")
 
@@ -42,6 +52,8 @@ CREATE TABLE IF NOT EXISTS runs (
     seed_iterations_per_second REAL,  -- of the whole cell
     library_version            TEXT NOT NULL,
     created_at                 TEXT NOT NULL,
+    formula_outcome            TEXT,  -- NULL = not read (no parameters, or written before schema 2)
+    formula                    TEXT,  -- NULL = none (not snappable, or not read)
     UNIQUE (config_hash, seed)
 );
 CREATE INDEX IF NOT EXISTS runs_by_suite_cell ON runs (suite, cell);
@@ -54,4 +66,17 @@ CREATE TABLE IF NOT EXISTS curves (
     extrapolation_mse BLOB NOT NULL,
     sparsity_error    BLOB NOT NULL
 );
+-- one row per run that has them: compressed .npz archives {parameter path: array}
+CREATE TABLE IF NOT EXISTS params (
+    run_id        INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    selected_step INTEGER NOT NULL,
+    selected      BLOB NOT NULL,
+    final         BLOB NOT NULL
+);
 """
+
+#: Statements that bring a version-1 database to version 2 (run in the opening transaction).
+_MIGRATE_1_TO_2 = (
+    "ALTER TABLE runs ADD COLUMN formula_outcome TEXT",
+    "ALTER TABLE runs ADD COLUMN formula TEXT",
+)

@@ -157,13 +157,13 @@ def test_schema_pragmas_and_constraints(tmp_path: Path, make_run) -> None:
         "id", "suite", "cell", "config_json", "config_hash", "seed", "status", "solved", "solved_at",
         "selected_step", "interpolation_mse", "extrapolation_mse", "sparsity_error", "threshold",
         "threshold_policy", "iterations", "diverged_at", "wall_time_s", "seed_iterations_per_second",
-        "library_version", "created_at",
+        "library_version", "created_at", "formula_outcome", "formula",
     ]
     with pytest.raises(sqlite3.IntegrityError):  # UNIQUE(config_hash, seed) is enforced by SQLite itself
         raw.execute("INSERT INTO runs SELECT NULL, suite, cell, config_json, config_hash, seed, status, solved, "
                     "solved_at, selected_step, interpolation_mse, extrapolation_mse, sparsity_error, threshold, "
                     "threshold_policy, iterations, diverged_at, wall_time_s, seed_iterations_per_second, "
-                    "library_version, created_at FROM runs")
+                    "library_version, created_at, formula_outcome, formula FROM runs")
     raw.close()
     fk = sqlite3.connect(db, isolation_level=None)
     fk.execute("PRAGMA foreign_keys = ON")  # per connection, as ResultsStore does
