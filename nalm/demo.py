@@ -3,7 +3,8 @@
 A NAC learns x1 + x2 and a NALU learns x1 · x2 on the article's fixed data: full-batch Adam,
 lr 0.05, 22,000 epochs, MSE, the article's initialisations. Beyond the article, the trained unit is
 also scored on two held-out ranges far outside the training data, which is what "learning
-arithmetic" has to mean.
+arithmetic" has to mean, and its weights are read out as a formula (:func:`nalm.explain`): where the
+article printed the weight matrix for the reader to judge, the demo says which formula it is.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from nalm.errors import ConfigError
+from nalm.formula.api import describe, explain_runs
 from nalm.tasks.article import ArticleTask
 from nalm.training import ModelSpec, OptimizerSpec, TrainRecipe, train, unstack_module
 
@@ -57,6 +59,10 @@ class DemoResult:
     train_mse: list[float] = field(repr=False)
     wall_time_s: float
     plot: str | None = None
+    # The trained unit's formula over the article's inputs x1, x2 (nalm.explain of the final weights)
+    formula: str | None = None
+    formula_outcome: str | None = None
+    formula_line: str | None = None  # one line: formula, whether it is the target, snap distance
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "train_mse"}
@@ -111,6 +117,8 @@ def run_demo(
             "mse": float(np.mean((pred - y) ** 2)),
         }
     weights = model[0].effective_weights()["W"].detach().double().tolist()
+    # The weights the demo reports are the final ones (the article printed those), so is the formula.
+    (formula,) = explain_runs(model, task, names=("x1", "x2"))
     assert out.train_loss is not None
     return DemoResult(
         op=op,
@@ -129,6 +137,9 @@ def run_demo(
         predicted=test_pred[:10, 0].tolist(),
         train_mse=out.train_loss[:, 0].double().tolist(),
         wall_time_s=out.wall_time_s,
+        formula=formula.formula,
+        formula_outcome=formula.outcome,
+        formula_line=describe(formula),
     )
 
 

@@ -14,6 +14,7 @@ def test_short_nac_demo_converges_towards_addition() -> None:
     result = run_demo("add", seed=0, epochs=2000)
     assert result.post_test_mse < result.pre_test_mse / 1e4
     assert result.weights == [[pytest.approx(1.0, abs=0.02), pytest.approx(1.0, abs=0.02)]]
+    assert (result.formula, result.formula_outcome) == ("x1 + x2", "exact_target")
 
 
 def test_short_nalu_demo_converges_towards_multiplication() -> None:
@@ -21,6 +22,18 @@ def test_short_nalu_demo_converges_towards_multiplication() -> None:
     assert result.post_test_mse < result.pre_test_mse / 1e4
     assert result.weights == [[pytest.approx(1.0, abs=1e-3), pytest.approx(1.0, abs=1e-3)]]
     assert result.test_max_rel_error < 1e-2
+    assert (result.formula, result.formula_outcome) == ("x1*x2", "exact_target")
+    assert result.formula_line.startswith("y = x1*x2 — the task's target")
+
+
+def test_an_untrained_unit_is_never_read_as_the_target() -> None:
+    nac = run_demo("add", seed=0, epochs=1)
+    assert nac.formula_outcome == "not_snappable" and nac.formula is None
+    assert "no exact formula" in nac.formula_line
+    # the article initialises the NALU's parameters near 0 (std 0.02): its weights snap to 0, and
+    # the formula they compute, the constant 1, is reported as not the target
+    nalu = run_demo("mul", seed=0, epochs=1)
+    assert (nalu.formula, nalu.formula_outcome) == ("1", "exact_other")
 
 
 def test_same_seed_same_result() -> None:
@@ -46,3 +59,5 @@ def test_full_demo_json_meets_the_article_bounds(tmp_path, capsys) -> None:
         assert result["pre_test_mse"] > result["post_test_mse"]
         assert (tmp_path / f"demo_{result['op']}_loss.png").stat().st_size > 1000
         assert result["plot"].endswith(".png")
+        assert result["formula_outcome"] == "exact_target"
+    assert (add["formula"], mul["formula"]) == ("x1 + x2", "x1*x2")

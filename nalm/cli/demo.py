@@ -39,6 +39,7 @@ def _format(result) -> str:  # noqa: ANN001 - DemoResult, imported lazily
         f"pre-training test MSE:  {result.pre_test_mse:.6g}",
         f"post-training test MSE: {result.post_test_mse:.6g}",
         f"learned W: {[[round(w, 6) for w in row] for row in result.weights]}",
+        f"learned formula: {result.formula_line}",
         "",
         f"{'actual':>14} {'predicted':>16} {'article predicted':>18}",
     ]

@@ -19,6 +19,7 @@ _COMMANDS = {
     "train": ("nalm.cli.train:train", "Train many seeds of one cell at once; print the success rate."),
     "bench": ("nalm.cli.bench:bench", "Run a benchmark suite (or part of it) into a results database."),
     "report": ("nalm.cli.report:report", "Tables and plots of a results database beside published numbers."),
+    "explain": ("nalm.cli.explain:explain", "The formula each stored run learned, and whether it is the target."),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,3 +33,62 @@ def nac_raw(W: list[list[float]], scale: float = BIG) -> dict[str, list[list[flo
 
 def unit(name: str, in_features: int, out_features: int = 1, **options: Any) -> torch.nn.Module:
     return nalm.create(name, in_features, out_features, **options).eval()
+
+
+# A tiny suite (seconds): NAU on + (solves), NALU on + (does not), one-module Primer tasks.
+TINY_SUITE = """
+name = "tinyx"
+protocol_iterations = 50000
+threshold_policy = "fixed_1e-5"
+also_score = ["simulated_eps_1e-4"]
+eval_every = 100
+
+[recipe]
+kind = "default"
+setting = "primer2022"
+batch_size = 32
+
+[profiles.quick]
+seeds = 3
+iterations = 400
+
+[models.NAU]
+units = ["nau"]
+lr = 0.05
+
+[models.NALU]
+units = ["nalu"]
+
+[[grid]]
+name = "m"
+task = "primer"
+models = ["NAU", "NALU"]
+ops = ["add"]
+ranges = ["1_2"]
+"""
+
+
+def run_tiny_suite(folder: Path) -> Path:
+    """The tiny suite run into ``folder/tiny.db``; returns the database's path."""
+    from nalm.bench.plan import plan_cells
+    from nalm.bench.runner import run_cells
+    from nalm.bench.schema import load_suite
+
+    suite = folder / "tinyx.toml"
+    suite.write_text(TINY_SUITE, encoding="utf-8")
+    db = folder / "tiny.db"
+    run_cells(plan_cells(load_suite(str(suite)), "quick"), db, progress=False, echo=lambda _: None)
+    return db
+
+
+def run_main(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """``nalm ARGS`` in this process: exit code, stdout, stderr."""
+    from nalm.cli.main import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
