@@ -161,3 +161,47 @@ def test_cache_dir_choice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setattr(backend.atexit, "register", lambda *a, **k: None)
     tmp = backend._numba_cache_dir("")
     assert tmp is not None and Path(tmp).parent == tmp_path and Path(tmp).name.startswith("nalm-")
+
+
+BENCH_SUITE = """
+name = "readonly"
+protocol_iterations = 50000
+threshold_policy = "fixed_1e-5"
+eval_every = 100
+
+[recipe]
+kind = "default"
+setting = "primer2022"
+batch_size = 32
+
+[profiles.quick]
+seeds = 2
+iterations = 300
+
+[models.NAU]
+units = ["nau"]
+
+[[grid]]
+name = "m"
+task = "primer"
+models = ["NAU"]
+ops = ["add", "sub"]
+ranges = ["1_2"]
+"""
+
+
+def test_bench_from_a_read_only_install_runs_to_completion(install: ReadOnlyInstall,
+                                                           tmp_path: Path) -> None:
+    home, tmpdir = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmpdir.mkdir()
+    suite = install.cwd / "readonly.toml"
+    suite.write_text(BENCH_SUITE, encoding="utf-8")
+    db = install.cwd / "results.db"
+    proc = install.run(["-m", "nalm.cli.main", "bench", str(suite), "--db", str(db)],
+                       home=home, tmpdir=tmpdir)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 cells run, 0 skipped (already stored), 0 failed" in proc.stdout
+    report = install.run(["-m", "nalm.cli.main", "report", "--db", str(db)], home=home, tmpdir=tmpdir)
+    assert report.returncode == 0, report.stderr
+    assert not list((install.site / "nalm").rglob("*.nbi"))
