@@ -18,6 +18,8 @@ import click
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
 
+from nalm.tasks.ops import UNARY_OPS
+
 from .options import LONG_HELP, OP, RANGE, errors_in_option_terms, in_option_terms
 
 
@@ -165,7 +167,7 @@ def task(
     except TooLongError as exc:
         raise ConfigError(f"{in_option_terms(exc)}, or pass --long to run it anyway") from None
 
-    uses_b = the_task.op not in ("squared", "root")
+    uses_b = the_task.op not in UNARY_OPS
     out: dict[str, Any] = {
         "task": the_task.name,
         "op": the_task.op,

@@ -44,6 +44,10 @@ def _div(z: Sequence[Any], xp: Any) -> Any:
     return z[0] / z[1]
 
 
+def _reciprocal(z: Sequence[Any], xp: Any) -> Any:
+    return 1.0 / z[0]
+
+
 def _squared(z: Sequence[Any], xp: Any) -> Any:
     return z[0] * z[0]
 
@@ -69,6 +73,10 @@ def _mul_bound(m: Sequence[Magnitude]) -> Fraction | None:
 
 def _div_bound(m: Sequence[Magnitude]) -> Fraction | None:
     return None if m[1][0] == 0 else m[0][1] / m[1][0]
+
+
+def _reciprocal_bound(m: Sequence[Magnitude]) -> Fraction | None:
+    return None if m[0][0] == 0 else 1 / m[0][0]
 
 
 def _squared_bound(m: Sequence[Magnitude]) -> Fraction | None:
@@ -116,6 +124,8 @@ OPERATIONS: dict[str, Operation] = {
         Operation("div", 2, "{a} / {b}", _div, _div_bound),
         Operation("squared", 1, "({a})**2", _squared, _squared_bound),
         Operation("root", 1, "sqrt({a})", _root, _root_bound),
+        # Heim et al.'s large-scale "div" and Mistry et al.'s division by small numbers: 1/a
+        Operation("reciprocal", 1, "1 / ({a})", _reciprocal, _reciprocal_bound),
     )
 }
 

@@ -118,7 +118,8 @@ class StaticArithmeticTask:
     Fields are validated at construction; every invalid value raises :class:`ConfigError` naming the
     field. Ranges are stored normalised as tuples of ``(lo, hi)`` pairs (one, or two for a union).
 
-    ``allow_zero_denominator``: ``div`` is rejected when the denominator's range contains or touches 0
+    ``allow_zero_denominator``: ``div`` (``reciprocal``) is rejected when the denominator's (``a``'s)
+    range contains or touches 0
     (the target is then unbounded); set this to build such a task anyway, e.g. the Primer's
     U[−2, 2] → ±U[2, 6] division cell.
     """
@@ -215,17 +216,18 @@ class StaticArithmeticTask:
                     f"{name}: op 'root' is undefined for negative a, but a (the sum of {m} inputs "
                     f"from {format_range(spec)}) reaches {format_fraction(low)}"
                 )
-        if self.op == "div" and not self.allow_zero_denominator:
-            m = sizes[1]
+        if self.op in ("div", "reciprocal") and not self.allow_zero_denominator:
+            operand = "b" if self.op == "div" else "a"
+            m = sizes[1] if self.op == "div" else sizes[0]
             for lo, hi in sum_intervals(spec, m):
                 if lo <= 0 <= hi:
                     span = (
-                        f"b in [{format_fraction(lo)}, {format_fraction(hi)}]"
+                        f"{operand} in [{format_fraction(lo)}, {format_fraction(hi)}]"
                         if len(spec) == 1
-                        else f"b can lie in [{format_fraction(lo)}, {format_fraction(hi)}]"
+                        else f"{operand} can lie in [{format_fraction(lo)}, {format_fraction(hi)}]"
                     )
                     raise ConfigError(
-                        f"{name}: op 'div' divides by b, the sum of {m} inputs from "
+                        f"{name}: op {self.op!r} divides by {operand}, the sum of {m} inputs from "
                         f"{format_range(spec)}, and {span} contains 0 (pass "
                         "allow_zero_denominator=True to accept an unbounded target)"
                     )

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from nalm.cli.main import main
@@ -71,7 +71,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def assert_result_or_one_line(code: int, out: str, err: str, result_marker: str) -> None:
-    event(f"exit {code}")  # how often each outcome was drawn: --hypothesis-show-statistics
+    if currently_in_test_context():  # how often each outcome was drawn: --hypothesis-show-statistics
+        event(f"exit {code}")
     if code == 0:
         assert result_marker in out, out
         return

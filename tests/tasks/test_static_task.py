@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from nalm.tasks import SingleModuleTask, StaticArithmeticTask, Task, madsen_simple_task
+from nalm.errors import ConfigError
 from nalm.tasks import rng as cr
 from nalm.tasks.static import EVAL_RNG_SEEDS
 
@@ -194,3 +195,18 @@ def test_reuse_output_stream(mul: StaticArithmeticTask) -> None:
     assert torch.equal(x1_copy, plain(0, 16)[0])
     if reuse.backend == "numba":
         assert x1.data_ptr() == x2.data_ptr()  # documented: the next call overwrites the batch
+
+
+def test_reciprocal_is_one_over_a_and_refuses_a_zero_denominator() -> None:
+    """Heim et al.'s large-scale 'div' and Mistry et al.'s division by small numbers: 1/a."""
+    task = SingleModuleTask("reciprocal", input_size=2, subset_ratio=0.5, overlap_ratio=0.0,
+                            interpolation_range=(1.0, 2.0), extrapolation_range=(2.0, 6.0))
+    x = task.evaluation_inputs("extrapolation")
+    a = x[:, task.subset_indices(0)[0]].sum(axis=1)
+    np.testing.assert_array_equal(task.evaluation_targets("extrapolation", 0), 1.0 / a)
+    with pytest.raises(ConfigError, match="op 'reciprocal' divides by a"):
+        SingleModuleTask("reciprocal", input_size=2, subset_ratio=0.5, overlap_ratio=0.0,
+                         interpolation_range=(0.0, 1e-3), extrapolation_range=(0.0, 1e-3))
+    SingleModuleTask("reciprocal", input_size=2, subset_ratio=0.5, overlap_ratio=0.0,
+                     interpolation_range=(0.0, 1e-3), extrapolation_range=(0.0, 1e-3),
+                     allow_zero_denominator=True)
