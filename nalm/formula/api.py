@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sympy
@@ -178,7 +178,7 @@ def _runs_of(layers: Sequence[ArithmeticUnit]) -> int | None:
 
 
 def _unit_names() -> dict[type, str]:
-    return {unit_class(name): name for name in available_units()}  # type: ignore[misc]
+    return {cast(type, unit_class(name)): name for name in available_units()}
 
 
 def _kind(layer: ArithmeticUnit, names: dict[type, str]) -> str:
@@ -254,11 +254,12 @@ def _read_chain(layers: Sequence[ArithmeticUnit], chain: tuple[int, int], run: i
                 terms: list[Term], acts: _Activations, opts: _Options, names: dict[type, str]) -> list[Term]:
     first, last = chain
     ctx = _context(run, terms, acts, first, opts)
-    product = None
+    product = np.eye(layers[first].in_features)
     for layer in layers[first:last + 1]:
-        matrix = linear_matrix(layer)(layer, ctx)  # type: ignore[misc]
-        product = matrix if product is None else matrix @ product
-    snap = snap_to_integers(product, opts.tolerance)  # type: ignore[arg-type]
+        matrix_of = linear_matrix(layer)
+        assert matrix_of is not None  # a chain holds linear units only (_linear_chains)
+        product = matrix_of(layer, ctx) @ product
+    snap = snap_to_integers(product, opts.tolerance)
     kinds = ", ".join(_kind(layer, names) for layer in layers[first:last + 1])
     where = f"layers {first + 1}–{last + 1} ({kinds}) as one linear map"
     return _prefix([weighted_sum(snap, o, "W", ctx) for o in range(snap.numerator.shape[0])], where)
@@ -328,37 +329,39 @@ def _one_run(layers: Sequence[ArithmeticUnit], run: int | None, symbols: Sequenc
                         f"the function determines); layer by layer they do not snap: {first_reason}")
                 terms = merged
     distance = max((t.distance for t in terms), default=0.0)
-    common: dict[str, Any] = {
-        "seed": report_seed, "run": run, "step": step, "note": note,
-        "target": target_text(task, seed) if task is not None else None,
-    }
+    target = target_text(task, seed) if task is not None else None
+
+    def result(outcome: FormulaOutcome, formula: str | None, reason: str | None = None,
+               error: float | None = None, exprs: tuple[Any, ...] = ()) -> Explanation:
+        return Explanation(outcome, formula, distance, reason, error, target, seed=report_seed, run=run,
+                           step=step, note=note, expressions=exprs)
+
     if not all(t.ok for t in terms):
-        reason = next(t.reason for t in terms if not t.ok)
-        return Explanation("not_snappable", None, distance, reason, **common)  # type: ignore[arg-type]
+        return result("not_snappable", None, next(t.reason for t in terms if not t.ok))
     exprs = tuple(t.expr for t in terms)
     formula = _formula_text(exprs)
-    targets = target_expressions(task, seed, symbols) if task is not None else None
     error = None
     if extrapolation is not None:
         x, y = extrapolation
         error = _relative_error(_evaluate(exprs, symbols, x), y)
+    targets = target_expressions(task, seed, symbols) if task is not None else None
     if targets is None:
-        return Explanation("exact", formula, distance, None, error, expressions=exprs, **common)  # type: ignore[arg-type]
-    if common["target"] is None:
-        common["target"] = _formula_text(targets)
+        return result("exact", formula, None, error, exprs)
+    if target is None:
+        target = _formula_text(targets)
     if len(targets) != len(exprs):
-        return Explanation("exact_other", formula, distance, f"{len(exprs)} outputs, the task has {len(targets)}",
-                           error, expressions=exprs, **common)  # type: ignore[arg-type]
+        return result("exact_other", formula, f"{len(exprs)} outputs, the task has {len(targets)}", error, exprs)
     differing = [o for o, (e, t) in enumerate(zip(exprs, targets)) if not _equal(e, t)]
     if differing:
-        which = "" if len(exprs) == 1 else f"output {differing[0]}: "
-        reason = f"{which}{format_expression(exprs[differing[0]])} is not the target {format_expression(targets[differing[0]])}"
-        return Explanation("exact_other", formula, distance, reason, error, expressions=exprs, **common)  # type: ignore[arg-type]
+        o = differing[0]
+        which = "" if len(exprs) == 1 else f"output {o}: "
+        reason = f"{which}{format_expression(exprs[o])} is not the target {format_expression(targets[o])}"
+        return result("exact_other", formula, reason, error, exprs)
     if error is not None and not error <= VERIFY_TOLERANCE:
         reason = (f"equal to the target symbolically, but not on the extrapolation rows (max relative "
                   f"error {error:.3g})")
-        return Explanation("exact_other", formula, distance, reason, error, expressions=exprs, **common)  # type: ignore[arg-type]
-    return Explanation("exact_target", formula, distance, None, error, expressions=exprs, **common)  # type: ignore[arg-type]
+        return result("exact_other", formula, reason, error, exprs)
+    return result("exact_target", formula, None, error, exprs)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -42,13 +42,19 @@ def seed_dependent(task: Any) -> bool:
     return False
 
 
+def _exact(expr: Any) -> Any:
+    """Floats the operations table writes (``1.0 / a``) as the rationals they are."""
+    expr = sympy.sympify(expr)
+    return expr.xreplace({f: sympy.Rational(str(f)) for f in expr.atoms(sympy.Float)})
+
+
 def target_expressions(task: Any, seed: int, symbols: Sequence[sympy.Symbol]) -> list[Any] | None:
     """The target of each output over ``symbols`` for run ``seed``; None when the task has none."""
     if isinstance(task, StaticArithmeticTask):
         operands = [sympy.Add(*(symbols[i] for i in subset)) for subset in task.subset_indices(seed)]
-        return [operation(task.op).compute(operands, _SympyNamespace)]
+        return [_exact(operation(task.op).compute(operands, _SympyNamespace))]
     if isinstance(task, ArticleTask):
-        return [operation(task.op).compute(list(symbols[:2]), _SympyNamespace)]
+        return [_exact(operation(task.op).compute(list(symbols[:2]), _SympyNamespace))]
     if isinstance(task, NPUSimpleTask):
         x, y = symbols[:2]
         return [x + y, x * y, x / y, sympy.sqrt(x)]

@@ -168,9 +168,9 @@ def summarize_cell(
     elif ref is not None:
         problem = f"'published' must be a mapping, got {type(ref).__name__}"
 
-    read = [r for r in results if r.formula is not None]
+    read = [r.formula for r in results if r.formula is not None]
     if read:
-        recovered: int | None = sum(1 for r in read if r.formula.recovered)  # type: ignore[union-attr]
+        recovered: int | None = sum(1 for f in read if f.recovered)
         formula_runs = len(read) + sum(1 for r in results if r.formula is None and r.status == "failed")
         unread = sum(1 for r in results if r.formula is None and r.status != "failed")
     else:

@@ -91,7 +91,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_db: Path, tmp_path
 
 def test_bad_input_from_the_command_line_has_no_traceback(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "nalm.cli.main", "explain", "--db", str(tmp_path / "x.db")],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == f"nalm: error: {tmp_path / 'x.db'}: no such results database"
 
@@ -99,6 +99,6 @@ def test_bad_input_from_the_command_line_has_no_traceback(tmp_path: Path) -> Non
 def test_help_does_not_import_torch_or_sympy() -> None:
     code = ("import sys\nfrom nalm.cli.main import main\ntry:\n    main(['explain', '--help'])\n"
             "except SystemExit:\n    pass\nprint(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     loaded = set(proc.stderr.split())
     assert "click" in loaded and not {"torch", "sympy", "numpy"} & loaded

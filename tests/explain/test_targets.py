@@ -95,8 +95,13 @@ def test_magnitude_products_equal_the_target_only_where_the_signs_allow(ranges: 
     assert e.outcome == outcome, e.reason
 
 
-def test_division_root_and_square() -> None:
+def test_division_reciprocal_root_and_square() -> None:
     assert explain(set_params(unit("nru", 2), W=[[1, -1]]), primer_task("div", "1_2")).recovered
+    reciprocal = StaticArithmeticTask("reciprocal", input_size=4, subset_ratio=0.5, overlap_ratio=0.0)
+    nru = torch.nn.Sequential(set_params(unit("nau", 4, 2), W=[[1, 1, 0, 0], [0, 0, 1, 1]]),
+                              set_params(unit("nru", 2, 1), W=[[-1, 0]]))
+    e = explain(nru, reciprocal)
+    assert e.outcome == "exact_target" and e.formula == "1/(x0 + x1)"
     root = StaticArithmeticTask("root", input_size=4, subset_ratio=0.5, overlap_ratio=0.0)
     npu = torch.nn.Sequential(set_params(unit("nau", 4, 2), W=[[1, 1, 0, 0], [0, 0, 1, 1]]),
                               set_params(unit("real_npu", 2, 1), W_re=[[0.5, 0.7]], g=[1, 0]))
