@@ -74,5 +74,6 @@ def test_every_third_party_import_is_a_default_dependency() -> None:
 def test_the_scan_sees_the_heavy_imports() -> None:
     """Guards the test above against scanning nothing, and lists the optional imports on purpose."""
     assert {"torch", "numpy", "numba", "scipy", "pydantic", "click"} <= _imported_top_level_modules()
-    # Parquet output of `nalm report` appears when pandas and pyarrow are installed.
-    assert _imports(optional=True) - set(sys.stdlib_module_names) == {"pandas", "pyarrow"}
+    # Parquet output of `nalm report` appears when pandas and pyarrow are installed; the Ray executor
+    # when Ray is (the `ray` extra).
+    assert _imports(optional=True) - set(sys.stdlib_module_names) == {"pandas", "pyarrow", "ray"}

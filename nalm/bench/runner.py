@@ -44,7 +44,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from tqdm import tqdm
@@ -231,6 +231,7 @@ def run_cells(
     compile: bool | str = False,
     group_runs: int | None = None,
     cuda_graph: bool = False,
+    executor: Any = None,
 ) -> BenchResult:
     """Train every cell's missing seeds and store them; see the module docstring.
 
@@ -242,6 +243,10 @@ def run_cells(
     by one setting is skipped under the other. ``cuda_graph`` (bit-identical to uncaptured steps)
     applies to the batches that support it (see ``cuda_graph_unsupported``); the others train
     without it.
+
+    ``executor`` trains the units (batches): :class:`LocalExecutor` (default) in this process,
+    :class:`nalm.bench.ray_executor.RayExecutor` on a Ray cluster. Only this process writes the
+    database, one unit per transaction, whatever the executor.
 
     ``progress`` (stderr): True shows a tqdm bar when stderr is a terminal and otherwise (CI logs,
     ``2> file``) one plain line per finished cell, with no carriage returns; ``"bar"`` or ``"lines"``
@@ -272,18 +277,36 @@ def run_cells(
                   disable=mode != "bar", file=sys.stderr, desc="bench") as bar:
             say = echo or (lambda s: bar.write(s, file=sys.stdout))
             outcomes.extend(CellOutcome(c, "skipped") for c, missing in todo if not missing)
-            for batch in _batches([(c, m) for c, m in todo if m], group_runs):
-                bar.set_postfix_str(" + ".join(c.id for c, _ in batch), refresh=True)
-                target = bar.n + sum(len(m) * c.iterations for c, m in batch)
-                done = _run_batch(store, batch, device, bar, threshold, compile, cuda_graph)
-                if bar.n < target:
-                    bar.update(target - bar.n)
-                for outcome in done:
+            units = [make_unit(batch, threshold)
+                     for batch in _batches([(c, m) for c, m in todo if m], group_runs)]
+            run_units = executor or LocalExecutor()
+            for unit, result in run_units.run(units, device, bar, compile=compile, cuda_graph=cuda_graph):
+                for outcome in write_unit(store, unit, result):
                     outcomes.append(outcome)
                     say(_outcome_line(outcome))
                     if lines is not None:
                         lines.finished(outcome)
     return BenchResult(db, outcomes, time.perf_counter() - start, tuple(suites))
+
+
+class LocalExecutor:
+    """Trains units one after the other in this process (the default executor).
+
+    An executor's ``run(units, device, bar, compile=, cuda_graph=)`` yields ``(unit, result)`` as
+    units finish, in any order; the caller writes each. It keeps ``bar`` (a tqdm bar counting
+    seed-iterations) current."""
+
+    def run(
+        self, units: Sequence[WorkUnit], device: str, bar: Any, *, compile: bool | str = False,
+        cuda_graph: bool = False,
+    ) -> Iterator[tuple[WorkUnit, UnitResult]]:
+        for unit in units:
+            bar.set_postfix_str(unit.label, refresh=True)
+            target = bar.n + unit.work
+            result = train_unit(unit, device, progress=bar.update, compile=compile, cuda_graph=cuda_graph)
+            if bar.n < target:
+                bar.update(target - bar.n)
+            yield unit, result
 
 
 def progress_mode(progress: bool | str) -> str | None:
@@ -371,43 +394,97 @@ def _batches(
     return batches
 
 
-def _run_batch(
-    store: ResultsStore, batch: Sequence[tuple[Cell, tuple[int, ...]]], device: str, bar: Any,
-    threshold: Callable[[Task, str], float], compile: bool | str = False, cuda_graph: bool = False,
-) -> list[CellOutcome]:
-    """Train one batch of cells (one ``train_groups`` call) and write each cell in turn."""
-    t0 = time.perf_counter()
-    first = batch[0][0]
+@dataclass(frozen=True)
+class WorkUnit:
+    """One training batch: cells of one shape with their missing seeds, and the threshold of each of
+    their policies (computed by the driver, so a worker never simulates one). Picklable: an executor
+    may train it in another process or on another machine."""
+
+    cells: tuple[tuple[Cell, tuple[int, ...]], ...]
+    thresholds: dict[str, dict[str, float]]  # cell id -> policy -> threshold
+    error: str | None = None  # a threshold could not be computed: the unit is recorded as failed
+
+    @property
+    def runs(self) -> int:
+        return sum(len(m) for _, m in self.cells)
+
+    @property
+    def work(self) -> int:
+        return sum(len(m) * c.iterations for c, m in self.cells)
+
+    @property
+    def label(self) -> str:
+        return " + ".join(c.id for c, _ in self.cells)
+
+
+@dataclass
+class UnitResult:
+    """What training a unit returns: each cell's runs (None when the unit failed), its timing."""
+
+    results: list[list[RunResult]] | None
+    wall_time_s: float
+    seed_iterations_per_second: float | None
+    error: str | None = None
+
+
+def make_unit(batch: Sequence[tuple[Cell, tuple[int, ...]]], threshold: Callable[[Task, str], float]) -> WorkUnit:
+    """A batch with its thresholds; a threshold that fails makes a unit that is recorded as failed."""
     thresholds: dict[str, dict[str, float]] = {c.id: {} for c, _ in batch}
-    total_runs = sum(len(m) for _, m in batch)
+    error = None
     try:
         for cell, _ in batch:
             for p in cell.policies:
                 thresholds[cell.id][p] = threshold(cell.task, p)
-        groups = [RunGroup(c.task, m, thresholds[c.id][c.policies[0]]) for c, m in batch]
+    except Exception as exc:  # noqa: BLE001 — one batch's failure must not stop the suite
+        error = _error_line(exc)
+    return WorkUnit(tuple(batch), thresholds, error)
+
+
+def _error_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+
+
+def train_unit(
+    unit: WorkUnit, device: str, *, progress: Callable[[int], None] | None = None,
+    compile: bool | str = False, cuda_graph: bool = False,
+) -> UnitResult:
+    """Train one unit (one ``train_groups`` call) and read its formulas; never raises: a failure is
+    returned as the result's ``error``. The same function runs locally and on a Ray worker, so a unit
+    stores the same numbers wherever it trained."""
+    t0 = time.perf_counter()
+    if unit.error is not None:
+        return UnitResult(None, 0.0, None, unit.error)
+    first = unit.cells[0][0]
+    total_runs = unit.runs
+    try:
+        groups = [RunGroup(c.task, m, unit.thresholds[c.id][c.policies[0]]) for c, m in unit.cells]
         graph = cuda_graph and cuda_graph_unsupported(groups, first.recipe) is None
         outs = training.train_groups(  # looked up per call: tests substitute a failing one
             first.spec, groups, first.recipe, device=device, dtype=getattr(torch, first.dtype),
-            progress=lambda n: bar.update(n * total_runs), compile=compile, cuda_graph=graph,
+            progress=None if progress is None else (lambda n: progress(n * total_runs)),
+            compile=compile, cuda_graph=graph,
         )
-        wall, rate, error = outs[0].wall_time_s, outs[0].seed_iterations_per_second, None
-        results = [with_formulas(out, cell.task) for out, (cell, _) in zip(outs, batch)]
+        results = [with_formulas(out, cell.task) for out, (cell, _) in zip(outs, unit.cells)]
+        return UnitResult(results, outs[0].wall_time_s, outs[0].seed_iterations_per_second)
     except Exception as exc:  # noqa: BLE001 — one batch's failure must not stop the suite
-        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        results, wall, rate = None, time.perf_counter() - t0, None
-    work = [0] * len(batch) if results is None else [sum(r.iterations for r in runs) for runs in results]
+        return UnitResult(None, time.perf_counter() - t0, None, _error_line(exc))
+
+
+def write_unit(store: ResultsStore, unit: WorkUnit, result: UnitResult) -> list[CellOutcome]:
+    """Write a trained unit, cell by cell, in one transaction: a kill never leaves part of it stored
+    (the rest would be retrained in another batch, equal only to rounding)."""
+    results = result.results
+    work = [0] * len(unit.cells) if results is None else [sum(r.iterations for r in runs) for runs in results]
     total_work = sum(work)
     outcomes = []
-    # One transaction for the whole batch: a kill never leaves part of it stored (the rest would be
-    # retrained in another batch, equal only to rounding).
     with store.atomic():
-        for index, (cell, missing) in enumerate(batch):
-            # The batch's wall time is shared out by work, so per-cell times add up to the batch's.
-            share = work[index] / total_work if total_work else len(missing) / total_runs
-            results_of_cell = None if results is None else results[index]
+        for index, (cell, missing) in enumerate(unit.cells):
+            # The unit's wall time is shared out by work, so per-cell times add up to the unit's.
+            share = work[index] / total_work if total_work else len(missing) / unit.runs
             outcomes.append(_write_cell(
-                store, cell, missing, results_of_cell, thresholds[cell.id], wall * share,
-                work[index], rate, error,
+                store, cell, missing, None if results is None else results[index],
+                unit.thresholds[cell.id], result.wall_time_s * share, work[index],
+                result.seed_iterations_per_second, result.error,
             ))
     return outcomes
 

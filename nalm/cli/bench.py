@@ -57,6 +57,16 @@ def resolve_group_runs(group_runs: int | None, device: str) -> int | None:
               "cell-by-cell training to rounding. Default: 1000 with --device cuda; on the CPU every "
               "cell trains on its own (the documented CPU tables reproduce bit for bit). "
               "--group-runs 1: every cell on its own.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where units (cells, or grouped batches) train: this process, or a Ray cluster "
+              "(pip install 'nalm[ray]'); either way this process alone writes the database.")
+@click.option("--address", default=None, metavar="auto|HOST:PORT",
+              help="With --executor ray: the cluster to join ('auto': the one `ray start` runs "
+              "here). Default: a Ray instance started for this command.")
+@click.option("--cpus-per-task", type=float, default=1.0, show_default=True,
+              help="With --executor ray: CPUs per unit (also its torch threads).")
+@click.option("--gpus-per-task", type=float, default=0.0, show_default=True,
+              help="With --executor ray: GPUs per unit (fractions share a GPU).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress on stderr: a bar with ETA on a terminal; otherwise (CI logs, "
               "2> file) one plain line per finished cell.")
@@ -73,6 +83,10 @@ def bench(
     compile_step: bool,
     cuda_graph: bool,
     group_runs: int | None,
+    executor: str,
+    address: str | None,
+    cpus_per_task: float,
+    gpus_per_task: float,
     progress: bool,
 ) -> None:
     """Run SUITE — a packaged suite (article, madsen2020, primer2022, npu2020) or a suite TOML
@@ -112,14 +126,23 @@ def bench(
                    f"(suite {loaded.name}, profile {profile})")
         return
 
+    if executor == "local" and (address is not None or cpus_per_task != 1.0 or gpus_per_task):
+        raise click.UsageError("--address, --cpus-per-task and --gpus-per-task need --executor ray")
     db = check_db_path(db)
+    runner_executor = None
+    if executor == "ray":
+        from nalm.bench.ray_executor import RayExecutor
+
+        runner_executor = RayExecutor(
+            address=address, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task
+        )
     grouped = resolve_group_runs(group_runs, device)
     if grouped is not None and group_runs is None:
         click.echo(f"grouping cells of one shape, up to {grouped} runs per batch (the default on "
                    "CUDA; --group-runs 1 trains cell by cell)", err=True)
     result = run_cells(
         cells, db, device=device, progress=progress, compile=backend == "compile", group_runs=grouped,
-        cuda_graph=backend == "cuda_graph",
+        cuda_graph=backend == "cuda_graph", executor=runner_executor,
     )
 
     rate = result.seed_iterations_per_second
