@@ -96,6 +96,7 @@ def run_cell(
     """Train one cell and summarise it as a dict. Training, thresholds and the per-run summary are
     :mod:`nalm.bench.runner`'s, shared with ``nalm bench``."""
     from nalm.bench.runner import run_json, summarize_runs, train_and_score
+    from nalm.formula.api import describe
     from nalm.tasks.ranges import format_range
 
     out, estimate = train_and_score(
@@ -103,6 +104,7 @@ def run_cell(
         dtype=dtype, progress=progress, compile=compile, cuda_graph=cuda_graph,
     )
     task = cell.task
+    formulas = _read_formulas(out, task)
     return {
         "model": cell.spec.describe(),
         "task": {"op": task.op, "input_size": task.input_size,
@@ -114,8 +116,26 @@ def run_cell(
         "threshold_policy": estimate.policy,
         "seed_iterations_per_second": out.seed_iterations_per_second,
         "wall_time_s": out.wall_time_s,
-        "runs": [run_json(r) for r in out.runs],
+        "runs": [
+            {**run_json(r), "formula": None if formulas is None else formulas[i].to_json()}
+            for i, r in enumerate(out.runs)
+        ],
+        "formulas": [] if formulas is None else [
+            describe(formulas[i]) for i, r in enumerate(out.runs) if r.solved
+        ],
     }
+
+
+def _read_formulas(out: Any, task: Any) -> list[Any] | None:
+    """What each run learned, as a formula (:mod:`nalm.formula`); None, with a warning, if the
+    read-out fails — it must never cost the command its training result."""
+    from nalm.formula.api import explain_output
+
+    try:
+        return explain_output(out, task)
+    except Exception as exc:  # noqa: BLE001
+        click.echo(f"nalm: warning: formula read-out failed ({type(exc).__name__}: {exc})", err=True)
+        return None
 
 
 def check_long_work(
@@ -169,6 +189,8 @@ def _format(summary: dict[str, Any]) -> str:
             f"{num(run['interpolation_mse']):>11} {num(run['extrapolation_mse']):>11} "
             f"{num(run['sparsity_error']):>9}"
         )
+    if summary["formulas"]:
+        lines += ["", "learned formulas (solved seeds):", *(f"  {line}" for line in summary["formulas"])]
     return "\n".join(lines)
 
 

@@ -118,3 +118,17 @@ def test_backend_option_errors(extra: list[str], needle: str) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+def test_solved_seeds_print_the_formula_they_learned() -> None:
+    proc = run_cli("--units", "nmu", "--op", "mul", "--interp", "1,2", "--extrap", "2,6",
+                   "--seeds", "2", "--iterations", "3000")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    at = lines.index("learned formulas (solved seeds):")
+    assert lines[at + 1].startswith("  seed 0: y = x0*x1 — the task's target")
+    js = run_cli("--units", "nmu", "--op", "mul", "--interp", "1,2", "--extrap", "2,6",
+                 "--seeds", "2", "--iterations", "3000", "--json")
+    summary = json.loads(js.stdout)
+    assert [r["formula"]["outcome"] for r in summary["runs"]] == ["exact_target"] * 2
+    assert len(summary["formulas"]) == 2
