@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.support import run_in_process
 
 # 8 cells of one-module Primer tasks, 3 seeds x 400 iterations each: a few seconds in all.
 TINY_SUITE = """
@@ -62,17 +62,7 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     )
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``nalm ARGS`` in this process (fast): exit code, stdout, stderr."""
-    from nalm.cli.main import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run_main = run_in_process
 
 
 def stored_rows(db: Path) -> dict[tuple[str, int], tuple]:

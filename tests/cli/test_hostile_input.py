@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from nalm.cli.main import main
+from tests.support import run_in_process
 
 TINY_SUITE = """
 name = "hostile"
@@ -60,14 +60,7 @@ def empty_cwd() -> Iterator[Path]:
             os.chdir(before)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_in_process
 
 
 def assert_result_or_one_line(code: int, out: str, err: str, result_marker: str) -> None:

@@ -8,20 +8,13 @@ import sys
 
 import pytest
 
-from nalm.cli.main import main
 from nalm.cli.options import parse_range
+from tests.support import run_in_process
 
 FAST = ["--mc-samples", "20000"]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_in_process
 
 
 def test_json_for_madsen_default(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 import nalm
+from tests.support import run_in_process
 
 BIG = 20.0  # tanh(20)·σ(20) = 1 − 2e-9: a NAC weight of ±1 (σ(−20) = 2e-9: a weight of 0)
 
@@ -81,14 +82,4 @@ def run_tiny_suite(folder: Path) -> Path:
     return db
 
 
-def run_main(capsys: Any, *args: str) -> tuple[int, str, str]:
-    """``nalm ARGS`` in this process: exit code, stdout, stderr."""
-    from nalm.cli.main import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run_main = run_in_process
