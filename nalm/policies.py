@@ -12,4 +12,13 @@ THRESHOLD_POLICIES: tuple[str, ...] = (
     "fixed_1e-5",
     "simulated_eps_1e-4",
     "simulated_eps_1e-5",
+    # Mistry et al. 2021's division by small numbers: the MSE of the unit's hand-set gold weights on
+    # the task's test set plus float32 epsilon, one policy per unit (nalm.metrics.thresholds)
+    "gold_nru",
+    "gold_nmru",
+    "gold_real_npu",
 )
+
+#: Policies whose success test is ``extrapolation MSE <= threshold`` (the divBy0 R script's rule);
+#: every other policy's is strictly below (``<``), as in Madsen's and the Primer's R scripts.
+INCLUSIVE_POLICIES: frozenset[str] = frozenset({"gold_nru", "gold_nmru", "gold_real_npu"})

@@ -22,8 +22,17 @@ from nalm.tasks.presets import (
 from nalm.tasks.static import SingleModuleTask, StaticArithmeticTask
 from nalm.training import ModelSpec, OptimizerSpec, TrainRecipe
 from nalm.training.recipes import default_recipe
+from nalm.training.schedules import LinearRamp, Schedule, StepExponential
 
-from .schema import GridBlock, ModelDef, ProfileDef, Suite
+from .schema import (
+    GridBlock,
+    LinearRampDef,
+    ModelDef,
+    ProfileDef,
+    RegularizerDef,
+    StepExponentialDef,
+    Suite,
+)
 
 __all__ = ["build_recipe", "build_task", "range_spec", "spec_from_config", "task_from_config"]
 
@@ -42,7 +51,7 @@ def build_task(suite: Suite, block: GridBlock, op: str, range_name: str | None) 
     kind = block.task
     if kind == "static":
         kwargs: dict[str, Any] = {}
-        for name in ("input_size", "subset_ratio", "overlap_ratio"):
+        for name in ("input_size", "subset_ratio", "overlap_ratio", "num_subsets"):
             if getattr(block, name) is not None:
                 kwargs[name] = getattr(block, name)
         if range_name is not None:
@@ -91,13 +100,16 @@ def build_recipe(
     r = suite.recipe
     batch_size = block.batch_size or r.batch_size
     eval_every = profile.eval_every or suite.eval_every
+    cell_protocol = block.protocol_iterations or suite.protocol_iterations
+    truncate = (schedules or profile.schedules) == "truncate"
     if r.kind == "plain":
-        return TrainRecipe(
+        recipe = TrainRecipe(
             iterations=iterations,
             optimizer=OptimizerSpec(r.optimizer, model.lr or r.lr),  # type: ignore[arg-type]
             batch_size=batch_size,
             eval_every=eval_every,
         )
+        return _with_model_regularizers(recipe, model, 1.0 if truncate else iterations / cell_protocol)
     unit = model.recipe_unit or model.units[-1]
     kwargs = dict(
         setting=r.setting, input_size=task.in_features, lr=model.lr, batch_size=batch_size,
@@ -105,13 +117,37 @@ def build_recipe(
     )
     protocol_recipe = default_recipe(unit, op, **kwargs)  # type: ignore[arg-type]
     recipe_protocol = protocol_recipe.iterations  # what default_recipe's schedules are written for
-    cell_protocol = block.protocol_iterations or suite.protocol_iterations
-    if (schedules or profile.schedules) == "scale":
+    if not truncate:
         schedule_length = max(1, round(recipe_protocol * iterations / cell_protocol))
     else:
         schedule_length = recipe_protocol
     recipe = default_recipe(unit, op, iterations=schedule_length, **kwargs)  # type: ignore[arg-type]
-    return replace(recipe, iterations=iterations)
+    recipe = replace(recipe, iterations=iterations)
+    return _with_model_regularizers(recipe, model, 1.0 if truncate else iterations / cell_protocol)
+
+
+def _with_model_regularizers(recipe: TrainRecipe, model: ModelDef, factor: float) -> TrainRecipe:
+    """The recipe with the model's own regularizer schedules (written in the block's protocol steps,
+    here scaled by ``factor`` as ``default_recipe`` scales its own) replacing or adding to its own."""
+    if not model.regularizers:
+        return recipe
+    regularizers = dict(recipe.regularizers)
+    for name, d in model.regularizers.items():
+        schedule = _schedule(d, factor)
+        if schedule is None:
+            regularizers.pop(name, None)
+        else:
+            regularizers[name] = schedule
+    return replace(recipe, regularizers=regularizers)
+
+
+def _schedule(d: RegularizerDef, factor: float) -> Schedule | None:
+    if isinstance(d, LinearRampDef):
+        start = round(d.start * factor)  # rounded as default_recipe rounds its ramps
+        return LinearRamp(float(d.scale), start, max(round(d.end * factor), start + 1))
+    if isinstance(d, StepExponentialDef):
+        return StepExponential(float(d.start), float(d.end), float(d.factor), max(1, round(d.every * factor)))
+    return None  # "off"
 
 
 #: The task class of each ``task.kind`` a stored config names (``task_json`` wrote its fields).

@@ -17,7 +17,6 @@ applied (:func:`_select`). Task and recipe come from :mod:`nalm.bench.build`, th
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -94,10 +93,10 @@ class _Plan:
     def prof(self) -> ProfileDef:
         return self.suite.profiles[self.profile]
 
-    @functools.cached_property
-    def policies(self) -> tuple[str, ...]:
-        """The primary policy first, then the suite's others."""
-        return self.suite.policies(self.threshold_policy)
+    def policies(self, block: GridBlock, model_key: str) -> tuple[str, ...]:
+        """A cell's policies: the primary first (--threshold-policy, else the block's for its model,
+        else the suite's), then the suite's others."""
+        return self.suite.policies(self.threshold_policy, block, model_key)
 
 
 @dataclass(frozen=True)
@@ -218,10 +217,10 @@ def _build(
     return task, spec, recipe
 
 
-def _check_thresholds(plan: _Plan, key: _CellKey, task: Task) -> None:
+def _check_thresholds(plan: _Plan, block: GridBlock, where: str, key: _CellKey, task: Task) -> None:
     """Step 4: every policy can score the task (checked on a tiny sample, once per task)."""
     suite = plan.suite
-    for policy in plan.policies:
+    for policy in plan.policies(block, key.model_key):
         if not plan.check_thresholds or (task, policy) in plan.checked_thresholds:
             continue
         try:
@@ -229,21 +228,28 @@ def _check_thresholds(plan: _Plan, key: _CellKey, task: Task) -> None:
         except ConfigError as exc:
             if plan.threshold_policy is not None and policy == plan.threshold_policy:
                 raise ConfigError(f"--threshold-policy: cell {key.id}: {exc}") from None
-            field_name = (
-                "threshold_policy" if policy == suite.threshold_policy
-                else f"also_score[{suite.also_score.index(policy)}]"
-            )
+            if policy == block.own_policy(key.model_key):
+                field_name = f"{where}.threshold_policy"
+            elif policy == suite.threshold_policy:
+                field_name = "threshold_policy"
+            else:
+                field_name = f"also_score[{suite.also_score.index(policy)}]"
             raise suite_error(suite.source, field_name, f"cell {key.id}: {exc}") from None
         plan.checked_thresholds.add((task, policy))
 
 
-def _published_ref(block: GridBlock, model: ModelDef, label: str, op: str) -> dict[str, Any] | None:
+def _published_ref(
+    block: GridBlock, model: ModelDef, label: str, op: str, range_name: str | None
+) -> dict[str, Any] | None:
     """The cell's entry in the published results, or None when it has no published numbers."""
     if block.published is None:
         return None
+    task = block.published.task_for(range_name)
+    if task is None:
+        return None  # the block cites published tasks per range, none for this one
     ref = {
         "source": block.published.source,
-        "task": block.published.task,
+        "task": task,
         "operation": op,
         "model": model.published or label,
     }
@@ -284,13 +290,14 @@ def _configs(
         interp, extrap = range_spec(suite, key.range)
         base["range"] = {"name": key.range, "interpolation": plain(interp),
                          "extrapolation": plain(extrap)}
-    ref = _published_ref(block, model, key.model, key.op)
+    ref = _published_ref(block, model, key.model, key.op, key.range)
     if ref is not None:
         base["published"] = ref
-    primary = plan.policies[0]
+    policies = plan.policies(block, key.model_key)
+    primary = policies[0]
     return {
         p: (store_suite_name(suite, p, primary), {**base, "threshold_policy": p})
-        for p in plan.policies
+        for p in policies
     }
 
 
@@ -298,7 +305,7 @@ def _cell(plan: _Plan, block: GridBlock, where: str, key: _CellKey, overrides: _
     """Steps 2 to 5 for one cell key."""
     settings = _settings(plan, block, overrides.setting(key))
     task, spec, recipe = _build(plan, block, where, key, settings)
-    _check_thresholds(plan, key, task)
+    _check_thresholds(plan, block, where, key, task)
     return Cell(
         id=key.id, block=key.block, model_key=key.model_key, model=key.model, op=key.op,
         range=key.range, task=task, spec=spec, recipe=recipe, seeds=tuple(range(settings.seeds)),

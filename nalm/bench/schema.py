@@ -49,6 +49,12 @@ Format (all keys are checked; unknown keys are errors)::
     lr = 0.001                       # optional learning-rate override
     label = "NMU"                    # name in reports (default: the key)
     published = "NMU"                # model name in the published CSV (default: the label)
+    regularizers = { npu_weight = { kind = "linear", scale = 1.0, start = 40000, end = 50000 } }
+                                     # optional: schedules of the units' named regularizers that
+                                     # replace (or add to) the recipe's, in the block's protocol
+                                     # steps (scaled like the recipe's); kinds "linear" (λ̂ ramp
+                                     # start -> end), "step_exponential" (start, end, factor = 10,
+                                     # every = 10000: the NPU's β), "off" (drop the recipe's)
 
     [ranges.small]                   # optional named ranges (beside the Primer's nine presets)
     interpolation = [1, 2]           # (lo, hi) or a union [[lo, hi], [lo, hi]]
@@ -61,11 +67,16 @@ Format (all keys are checked; unknown keys are errors)::
     ops = ["add", "mul"]             # npu_simple: ["all"]
     ranges = ["1_2"]                 # optional (primer: required)
     input_size = 100                 # optional task field (static, primer)
+    num_subsets = 1                  # optional (static): 1 for a one-operand op on one input
     protocol_iterations = 200000     # optional
     iterations = { quick = 50000 }   # optional per-profile iterations
     seeds = { quick = 20 }           # optional per-profile seeds
     batch_size = 100                 # optional
     published = { source = "madsen2020", task = "static-100", table = "appendix-all" }
+                                     # task may map each range name to its published task
+    threshold_policy = { NRU = "gold_nru" }
+                                     # optional: this block's policy instead of the suite's, one
+                                     # name or one per model (models not named keep the suite's)
 
 pydantic (and, through the task presets and the unit registry, torch) is imported here, so this
 module is loaded only by the benchmark, never by ``import nalm``.
@@ -99,7 +110,7 @@ from nalm.policies import THRESHOLD_POLICIES
 from nalm.tasks.ops import ARTICLE_OPS, OPS, PRIMER_OPS
 from nalm.tasks.presets import PRIMER_RANGES
 from nalm.tasks.ranges import normalize_range
-from nalm.units import available_units
+from nalm.units import available_units, create
 
 from .filters import parse_filter
 
@@ -165,6 +176,34 @@ class ProfileOverride(_Frozen):
         return {k: getattr(self, k) for k in ("iterations", "seeds", "schedules") if getattr(self, k) is not None}
 
 
+class LinearRampDef(_Frozen):
+    """``scale · clamp((t − start) / (end − start), 0, 1)`` (Madsen's ramp)."""
+
+    kind: Literal["linear"]
+    scale: Annotated[StrictInt | StrictFloat, Field(ge=0, allow_inf_nan=False)]
+    start: Annotated[StrictInt, Field(ge=0)]
+    end: PosInt
+
+
+class StepExponentialDef(_Frozen):
+    """The NPU's β: ``start``, ×``factor`` every ``every`` steps, at most ``end``."""
+
+    kind: Literal["step_exponential"]
+    start: PosFloat
+    end: PosFloat
+    factor: PosFloat = 10.0
+    every: PosInt = 10_000
+
+
+class OffDef(_Frozen):
+    """No schedule: the recipe's regularizer of this name is dropped."""
+
+    kind: Literal["off"]
+
+
+RegularizerDef = Annotated[LinearRampDef | StepExponentialDef | OffDef, Field(discriminator="kind")]
+
+
 class ProfileDef(_Frozen):
     description: StrictStr = ""
     seeds: PosInt
@@ -184,6 +223,7 @@ class ModelDef(_Frozen):
     lr: PosFloat | None = None
     label: StrictStr | None = None
     published: StrictStr | None = None
+    regularizers: dict[Slug, RegularizerDef] = Field(default_factory=dict)
 
     def display(self, key: str) -> str:
         return self.label or key
@@ -196,8 +236,14 @@ class RangeDef(_Frozen):
 
 class PublishedDef(_Frozen):
     source: StrictStr
-    task: StrictStr
+    task: StrictStr | dict[Slug, StrictStr]  # one task, or one per range name
     table: StrictStr | None = None
+
+    def task_for(self, range_name: str | None) -> str | None:
+        """The published task of a cell's range (None: this range has none)."""
+        if isinstance(self.task, str):
+            return self.task
+        return self.task.get(range_name) if range_name is not None else None
 
 
 class GridBlock(_Frozen):
@@ -209,12 +255,20 @@ class GridBlock(_Frozen):
     input_size: PosInt | None = None
     subset_ratio: Ratio | None = None
     overlap_ratio: Ratio | None = None
+    num_subsets: PosInt | None = None
     protocol_iterations: PosInt | None = None
     iterations: dict[Slug, PosInt] = Field(default_factory=dict)
     seeds: dict[Slug, PosInt] = Field(default_factory=dict)
     batch_size: PosInt | None = None
     published: PublishedDef | None = None
     allow_zero_denominator: StrictBool = False
+    threshold_policy: StrictStr | dict[ModelKey, StrictStr] | None = None
+
+    def own_policy(self, model_key: str) -> str | None:
+        """The policy this block sets for ``model_key`` (None: the suite's)."""
+        if isinstance(self.threshold_policy, dict):
+            return self.threshold_policy.get(model_key)
+        return self.threshold_policy
 
 
 class Suite(_Frozen):
@@ -241,10 +295,14 @@ class Suite(_Frozen):
                 return b
         raise KeyError(name)
 
-    def policies(self, primary: str | None = None) -> tuple[str, ...]:
-        """The primary threshold policy first, then the extra ones (no repeats)."""
-        first = primary or self.threshold_policy
-        return tuple(dict.fromkeys((first, self.threshold_policy, *self.also_score)))
+    def policies(
+        self, primary: str | None = None, block: GridBlock | None = None, model_key: str | None = None
+    ) -> tuple[str, ...]:
+        """The primary threshold policy first, then the extra ones (no repeats). With ``block`` (and
+        ``model_key``), the block's own policy for that model stands in for the suite's."""
+        own = (block.own_policy(model_key or "") if block is not None else None) or self.threshold_policy
+        first = primary or own
+        return tuple(dict.fromkeys((first, own, *self.also_score)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -362,6 +420,27 @@ def _ops_for(kind: str) -> tuple[str, ...]:
     return ("all",)
 
 
+def _check_regularizers(src: str, name: str, m: ModelDef) -> None:
+    """A model's regularizer schedules: names its units have, and well-formed schedules."""
+    known: set[str] = set()
+    options = m.options or tuple({} for _ in m.units)
+    for unit, opts in zip(m.units, options):
+        try:
+            # a unit names its regularizers whatever its sizes; 2 -> 1 builds every registered one
+            known |= set(create(unit, 2, 1, **dict(opts)).regularizers())
+        except (TypeError, ValueError, RuntimeError):
+            return  # bad options: reported where the model is built (plan), with the unit's message
+    for reg, d in m.regularizers.items():
+        field = f"models.{name}.regularizers.{reg}"
+        if reg not in known:
+            raise suite_error(src, field, f"no unit of the model has a regularizer {reg!r} "
+                              f"(theirs: {', '.join(sorted(known)) or 'none'})")
+        if isinstance(d, LinearRampDef) and d.end <= d.start:
+            raise suite_error(src, f"{field}.end", f"must be greater than start ({d.start}), got {d.end}")
+        if isinstance(d, StepExponentialDef) and (d.start > d.end or d.factor <= 1):
+            raise suite_error(src, field, "needs start <= end and factor > 1")
+
+
 def check_references(suite: Suite) -> None:
     """Checks that need more than one field, or nalm's registries. Raises :class:`SuiteError`."""
     src = suite.source
@@ -393,6 +472,8 @@ def check_references(suite: Suite) -> None:
                       f"needs one table per unit ({len(m.units)}), got {len(m.options)}")
         if m.recipe_unit is not None and m.recipe_unit not in units:
             raise err(f"models.{name}.recipe_unit", f"unknown unit {m.recipe_unit!r}")
+        if m.regularizers:
+            _check_regularizers(src, name, m)
 
     for name, rd in suite.ranges.items():
         if name in PRIMER_RANGES:
@@ -432,11 +513,13 @@ def check_references(suite: Suite) -> None:
         if b.task == "primer" and not b.ranges:
             raise err(f"{where}.ranges", "task 'primer' needs at least one range pair")
         if b.task in ("static_simple", "article", "npu_simple"):
-            for field in ("ranges", "input_size", "subset_ratio", "overlap_ratio"):
+            for field in ("ranges", "input_size", "subset_ratio", "overlap_ratio", "num_subsets"):
                 if getattr(b, field) not in (None, ()):
                     raise err(f"{where}.{field}", f"not a setting of task {b.task!r}")
-        if b.task == "primer" and (b.subset_ratio is not None or b.overlap_ratio is not None):
-            field = "subset_ratio" if b.subset_ratio is not None else "overlap_ratio"
+        if b.task == "primer" and (
+            b.subset_ratio is not None or b.overlap_ratio is not None or b.num_subsets is not None
+        ):
+            field = next(f for f in ("subset_ratio", "overlap_ratio", "num_subsets") if getattr(b, f) is not None)
             raise err(f"{where}.{field}", "fixed by the Primer's input size; set input_size (2, 10, 100)")
         if b.task == "primer" and b.input_size not in (None, 2, 10, 100):
             raise err(f"{where}.input_size", f"the Primer uses 2, 10 or 100 inputs, got {b.input_size}")
@@ -445,6 +528,18 @@ def check_references(suite: Suite) -> None:
                 if key not in suite.profiles:
                     raise err(f"{where}.{field}.{key}",
                               f"unknown profile {key!r} (profiles: {', '.join(suite.profiles)})")
+        own = b.threshold_policy
+        for key, policy in (own.items() if isinstance(own, dict) else [(None, own)] if own else []):
+            field = f"{where}.threshold_policy" + (f".{key}" if key is not None else "")
+            if key is not None and key not in b.models:
+                raise err(field, f"model {key!r} is not in this block (models: {', '.join(b.models)})")
+            if policy not in THRESHOLD_POLICIES:
+                raise err(field, f"unknown policy {policy!r}; expected one of {', '.join(THRESHOLD_POLICIES)}")
+        if b.published is not None and isinstance(b.published.task, dict):
+            for key in b.published.task:
+                if key not in b.ranges:
+                    raise err(f"{where}.published.task.{key}",
+                              f"range {key!r} is not in this block (ranges: {', '.join(b.ranges) or 'none'})")
 
     for pname, p in suite.profiles.items():
         for j, g in enumerate(p.grid or ()):

@@ -3,6 +3,11 @@
 Selected step = best interpolation (validation) error over the last 5 000 logged points; success = test
 (extrapolation) MSE at that step strictly under the threshold; solved-at = first logged step under it.
 Everything is vectorised over a leading run axis.
+
+A policy may instead count a run whose MSE *equals* the threshold (``<=``: Mistry et al. 2021's
+division-by-small-numbers script, whose threshold is the gold weights' own MSE plus float32 ε; see
+:data:`nalm.policies.INCLUSIVE_POLICIES`). Such a threshold is handed to the scoring as
+:func:`strict_bound` of it, so the strict test above applies the ``<=`` rule exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from nalm.units.sparsity import sparsity_error as _sparsity_error
 
 __all__ = [
     "SELECTION_WINDOW",
+    "SUCCESS_RULES",
     "CurveScores",
     "mse",
     "score_curves",
@@ -26,10 +32,29 @@ __all__ = [
     "select_index",
     "solved_at_index",
     "sparsity_error",
+    "strict_bound",
 ]
 
 #: Madsen's ``best.range``: the selected step is searched in the last 5 000 logged points.
 SELECTION_WINDOW = 5000
+
+#: The success tests: strictly below the threshold (Madsen's and the Primer's R scripts) or at most
+#: the threshold (the divBy0 R script, ``neurips_range_divBy0.r``).
+SUCCESS_RULES = ("<", "<=")
+
+
+def strict_bound(threshold: float, rule: str = "<") -> float:
+    """The bound ``b`` for which the scoring's strict test ``mse < b`` is ``mse <rule> threshold``.
+
+    ``"<"``: the threshold itself. ``"<="``: the next float64 above it — no float64 lies between the
+    two, and every MSE is compared as a float64 (float32 values convert exactly), so for every MSE
+    ``mse < b`` holds exactly when ``mse <= threshold`` does. The trainer and the runner score with
+    the strict test only; this keeps them unchanged.
+    """
+    if rule not in SUCCESS_RULES:
+        raise ValueError(f"rule: expected one of {SUCCESS_RULES}, got {rule!r}")
+    t = float(threshold)
+    return t if rule == "<" else float(np.nextafter(t, np.inf))
 
 
 def mse(prediction: Tensor, target: Tensor) -> Tensor:

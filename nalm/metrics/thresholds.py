@@ -18,6 +18,15 @@ Threshold policies (record the one used with every result):
     The Primer's ``generate_exp_thresholds.r`` perturbation model for one module with two
     one-element operands (add/sub: ``−ε·Σ|x_i|``; mul: ``(1−ε)²·Π_irrelevant(1−ε|x_i|)``; div:
     ``(1−ε)/(1+ε)·Π_irrelevant(1−ε|x_i|)``), ε fixed by the name.
+``"gold_nru"``, ``"gold_nmru"``, ``"gold_real_npu"``
+    Mistry et al. 2021's division by small numbers (``generate_divBy0_extrap_thresholds.py``): the
+    float32 MSE of the unit (NRU, NMRU, Real NPU) with its hand-set gold weights (:func:`gold_weights`)
+    on the task's test set, plus float32 machine ε; success is MSE ``<=`` it (the only ``<=`` rule,
+    see :data:`nalm.policies.INCLUSIVE_POLICIES`), so ``value`` is
+    :func:`~nalm.metrics.scoring.strict_bound` of it. Computed with nalm's own unit on the task's
+    bit-identical test set, it reproduces the published per-module thresholds for the NRU and the Real
+    NPU; for the NMRU it is lower where the reference's NMU factor ``(x·W + 1) − W``, rounded left to
+    right in float32, lost digits that nalm's ``x·W + (1 − W)`` keeps (tests/bench/test_mistry2021.py).
 
 A task names its default policy (its ``default_threshold_policy``); the Monte Carlo policies model the
 static generator's data, so they need a task whose ``name`` is ``"static"`` or ``"single_module"``.
@@ -37,10 +46,12 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from nalm.errors import ConfigError
-from nalm.policies import THRESHOLD_POLICIES
+from nalm.policies import INCLUSIVE_POLICIES, THRESHOLD_POLICIES
 from nalm.resources import check_duration, check_host_memory
 from nalm.tasks.ops import operation
 from nalm.tasks.rng import STREAM_THRESHOLD, UniformStream
+
+from .scoring import mse, strict_bound
 
 __all__ = [
     "DEFAULT_EPS",
@@ -49,6 +60,7 @@ __all__ = [
     "THRESHOLD_POLICIES",
     "ThresholdEstimate",
     "default_threshold_policy",
+    "gold_weights",
     "success_threshold",
     "threshold_estimate",
 ]
@@ -76,7 +88,11 @@ _MC_CHUNK_VALUES = 2_000_000  # inputs per Monte Carlo chunk (16 MB of float64)
 
 @dataclass(frozen=True)
 class ThresholdEstimate:
-    """A success threshold and how it was obtained (``stderr`` and ``samples`` are 0 when not simulated)."""
+    """A success threshold and how it was obtained (``stderr`` and ``samples`` are 0 when not simulated).
+
+    ``value`` is what the scoring's strict test compares against; under a ``<=`` policy (``rule``)
+    that is the threshold's :func:`~nalm.metrics.scoring.strict_bound`, one float64 step above it.
+    """
 
     value: float
     stderr: float
@@ -84,6 +100,7 @@ class ThresholdEstimate:
     eps: float | None
     samples: int
     seed: int | None = None
+    rule: str = "<"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -262,6 +279,77 @@ def _simulate(
 
 
 # --------------------------------------------------------------------------------------------------
+# gold weights (Mistry et al. 2021, division by small numbers)
+# --------------------------------------------------------------------------------------------------
+
+#: The unit each gold-weight policy sets by hand.
+_GOLD_UNITS = {"gold_nru": "nru", "gold_nmru": "nmru", "gold_real_npu": "real_npu"}
+
+#: Operations the power-product units compute exactly: the exponent of each operand (a, then b).
+_POWER_OPS: dict[str, tuple[int, ...]] = {"mul": (1, 1), "div": (1, -1), "reciprocal": (-1,)}
+
+
+def _gold_exponents(task: Any) -> np.ndarray:
+    """The power of each input in the target (``[input_size]``, 0 for unused inputs)."""
+    if not _uses_generator(task) or task.op not in _POWER_OPS:
+        raise ConfigError(
+            f"threshold_policy: gold weights are defined for {', '.join(_POWER_OPS)} on a static or "
+            f"single-module task, not {getattr(task, 'op', None)!r} on {type(task).__name__}"
+        )
+    template = task.template
+    if task.used_size != task.input_size or any(e - s != 1 for s, e in template):
+        # operands at a seed-dependent offset would need a threshold per seed
+        raise ConfigError(
+            "threshold_policy: gold weights need one-element operands that fill the input "
+            f"(the divBy0 tasks' 1 or 2 inputs); the task's subsets are {list(template)} of "
+            f"{task.input_size} inputs"
+        )
+    exponents = np.zeros(task.input_size)
+    for (start, _), power in zip(template, _POWER_OPS[task.op]):
+        exponents[start] += power
+    return exponents
+
+
+def gold_weights(unit: str, task: Any) -> dict[str, np.ndarray]:
+    """The hand-set weights with which ``unit`` computes ``task``'s target exactly, as
+    ``generate_divBy0_extrap_thresholds.py`` sets them (one output; shapes as the unit's parameters).
+
+    ``"nru"``: ``W`` = each input's exponent (1/a: [[−1]]; a/b: [[1, −1]]). ``"nmru"``: ``W`` over
+    ``[x, 1/x]`` selects x_i for exponent 1 and 1/x_i for −1. ``"real_npu"``: ``W_re`` as the NRU's,
+    gate ``g`` 1 on the operands and 0 elsewhere (an input gated to 0 contributes exactly 1, whatever its
+    weight; the reference script writes W = [−1, 1], g = [1, 0] for [a, b] → 1/a, the same output).
+    """
+    e = _gold_exponents(task)
+    if unit == "nru":
+        return {"W": e[None, :]}
+    if unit == "nmru":
+        return {"W": np.concatenate([(e == 1), (e == -1)]).astype(np.float64)[None, :]}
+    if unit == "real_npu":
+        return {"W_re": e[None, :], "g": (e != 0).astype(np.float64)}
+    raise ConfigError(f"threshold_policy: no gold weights for unit {unit!r} (nru, nmru, real_npu)")
+
+
+@functools.lru_cache(maxsize=256)
+def _gold_threshold(task: Any, policy: str) -> float:
+    """float32 MSE of the unit at its gold weights on the task's test set, plus float32 ε (float32,
+    as the reference script's ``criterion(pred, y) + eps``)."""
+    import torch  # the other policies need no torch
+
+    from nalm.units import create
+
+    unit = _GOLD_UNITS[policy]
+    weights = gold_weights(unit, task)
+    x, y = task.evaluation_set("extrapolation", [0], dtype=torch.float32)  # operands: no seed offset
+    module = create(unit, task.in_features, task.out_features, dtype=torch.float32)
+    with torch.no_grad():
+        for name, value in weights.items():
+            getattr(module, name).copy_(torch.from_numpy(value))
+        module.eval()  # the NRU's |W| and the NMRU's 1/x, as every evaluation of a run
+        error = mse(module(x[0]), y[0])  # the trainer's float32 evaluation MSE
+    return float(error + torch.finfo(torch.float32).eps)
+
+
+# --------------------------------------------------------------------------------------------------
 # the threshold of a task
 # --------------------------------------------------------------------------------------------------
 
@@ -299,6 +387,10 @@ def threshold_estimate(
         return ThresholdEstimate(PUBLISHED_THRESHOLDS[task.op], 0.0, policy, DEFAULT_EPS, 0)
     if policy == "fixed_1e-5":
         return ThresholdEstimate(1e-5, 0.0, policy, None, 0)
+    if policy in _GOLD_UNITS:
+        rule = "<=" if policy in INCLUSIVE_POLICIES else "<"
+        value = strict_bound(_gold_threshold(task, policy), rule)
+        return ThresholdEstimate(value, 0.0, policy, float(np.finfo(np.float32).eps), 0, rule=rule)
     if policy in _SIMULATED_EPS:
         if eps is not None and eps != _SIMULATED_EPS[policy]:
             raise ConfigError(f"eps: policy {policy!r} fixes ε = {_SIMULATED_EPS[policy]:g}, got {eps:g}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nalm.report import averages
 from nalm.report.summary import CellSummary
 from nalm.stats import MeanEstimate
 
@@ -117,6 +118,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("pub. μ", _pub("sparsity_error_mean"), "published"),
     Column("extrap. MSE median", lambda s: fmt_sci(s.extrapolation_mse_median)),
     Column("threshold (policy)", _threshold),
+    Column("pub. threshold", _pub("success_threshold_extrapolation_mse"), "published_threshold"),
 )
 
 
@@ -124,6 +126,9 @@ def columns_for(cells: Sequence[CellSummary]) -> list[Column]:
     has_labels = any(c.labels.model or c.labels.operation or c.labels.range for c in cells)
     has_published = any(c.published is not None for c in cells)
     keep = {"core"} | ({"labels"} if has_labels else set()) | ({"published"} if has_published else set())
+    if any(c.published is not None and c.published.get("success_threshold_extrapolation_mse") is not None
+           for c in cells):
+        keep.add("published_threshold")  # a paper that publishes its per-cell thresholds
     if has_labels:
         # a label column that is empty for the whole suite says nothing
         drop = {h for h, attr in (("model", "model"), ("op", "operation"), ("range", "range"))
@@ -142,7 +147,8 @@ def by_suite(cells: Sequence[CellSummary]) -> dict[str, list[CellSummary]]:
 
 LEGEND = (
     "A run is **successful** when its extrapolation MSE at the selected step (best interpolation MSE) "
-    "is strictly below the threshold; the success interval is the 95 % Wilson score interval. "
+    "is strictly below the threshold (at most the threshold under the gold_* policies, as their "
+    "paper's script); the success interval is the 95 % Wilson score interval. "
     "Solved-at and sparsity statistics use successful runs only. "
     "**Gamma-fit mean** is the papers' method (maximum-likelihood Gamma with a profile-likelihood 95 % "
     "interval); its maximum-likelihood mean equals the arithmetic mean, the fit supplies the skewed "
@@ -155,6 +161,9 @@ LEGEND = (
     "selected step snap to exact weights computing the task's target formula (symbolically, and "
     "checked on the extrapolation set; `nalm explain` shows each run's formula), with the 95 % "
     "Wilson interval; n/a where the database holds no parameters for the cell. "
+    "**Pooled over the range pairs**: a block's cells of one model and operation together (a paper's "
+    "average over range pairs with equal seeds per pair), beside a published average where one exists; "
+    "✓ when the published average lies inside our interval, else ⚠ with what was cut. "
     "Published numbers are the papers' (100 seeds unless stated); "
     "ours come from the runs in this database, with their own seeds, iterations and thresholds."
 )
@@ -190,6 +199,12 @@ def markdown_table(cells: Sequence[CellSummary]) -> str:
     return "\n".join(lines)
 
 
+def _pooled_markdown(pooled: Sequence[averages.RangeAverage]) -> str:
+    lines = ["| " + " | ".join(averages.HEADERS) + " |", "|" + "|".join("---" for _ in averages.HEADERS) + "|"]
+    lines += ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in averages.rows(pooled)]
+    return "\n".join(lines)
+
+
 def render_markdown(
     cells: Sequence[CellSummary],
     plots: Mapping[str, Sequence[tuple[str, str]]] | None = None,
@@ -203,6 +218,9 @@ def render_markdown(
         parts += [f"Results database: `{db_name}`.", ""]
     for suite, group in by_suite(cells).items():
         parts += [f"## Suite `{suite}`", "", markdown_table(group), ""]
+        pooled = averages.range_averages(group)
+        if pooled:
+            parts += ["Pooled over the range pairs:", "", _pooled_markdown(pooled), ""]
         sources = _sources(group)
         if sources:
             parts += ["Published numbers: " + "; ".join(sources) + ".", ""]
@@ -231,6 +249,10 @@ p.legend, p.sources { max-width: 60em; font-size: 0.9em; }
 """
 
 
+def _check_class(text: str) -> str:
+    return ' class="flag"' if text.startswith("⚠") else (' class="ok"' if text == "✓" else "")
+
+
 def render_html(
     cells: Sequence[CellSummary],
     plots: Mapping[str, Sequence[tuple[str, str]]] | None = None,
@@ -252,12 +274,19 @@ def render_html(
             tds = []
             for c in cols:
                 text = c.value(s)
-                cls = ""
-                if c.header == "check":
-                    cls = ' class="flag"' if text.startswith("⚠") else (' class="ok"' if text == "✓" else "")
+                cls = _check_class(text) if c.header == "check" else ""
                 tds.append(f"<td{cls}>{e(text)}</td>")
             body.append("<tr>" + "".join(tds) + "</tr>")
         body.append("</tbody></table>")
+        pooled = averages.range_averages(group)
+        if pooled:
+            body.append("<p>Pooled over the range pairs:</p><table><thead><tr>"
+                        + "".join(f"<th>{e(h)}</th>" for h in averages.HEADERS) + "</tr></thead><tbody>")
+            for row in averages.rows(pooled):
+                body.append("<tr>" + "".join(
+                    f'<td{_check_class(v) if h == "check" else ""}>{e(v)}</td>'
+                    for h, v in zip(averages.HEADERS, row)) + "</tr>")
+            body.append("</tbody></table>")
         sources = _sources(group)
         if sources:
             body.append('<p class="sources">Published numbers: ' + e("; ".join(sources)) + ".</p>")

@@ -15,6 +15,9 @@ EXPECTED = {
     "article": (2, 2),
     "madsen2020": (11 * 6 + 3 * 2 + 3, 4 + 3),
     "npu2020": (3, 3),
+    # division: 4 modules x 9 pairs x (2, 10 inputs) + 3 x 2 extra pairs + 3 levels x 3 modules x 5
+    # ranges; quick: 2 modules x 9 pairs (10 inputs) + divby0-easy (tests/bench/test_mistry2021.py)
+    "mistry2021": (4 * 9 * 2 + 3 * 2 + 3 * 3 * 5, 2 * 9 + 3 * 5),
     # Primer: (NAC+, NAU on +,-) + (NMU on x) + (NAC*, NPU, Real NPU on x,/) + (NALU, G-NALU, iNALU
     # on +,-,x,/), nine range pairs each, plus three redundant-input variants on nine pairs
     "primer2022": ((2 * 2 + 1 + 3 * 2 + 3 * 4) * 9 + 3 * 9, (2 + 1 + 1) * 9),
