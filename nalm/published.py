@@ -185,16 +185,20 @@ class PublishedInterval:
     method: str  # how it was obtained; shown in reports
 
 
-def published_success_interval(cell: PublishedCell) -> PublishedInterval | None:
+def published_success_interval(cell: PublishedCell, metric: str = "success_rate") -> PublishedInterval | None:
     """The published 95 % interval of the success rate, as exactly as the sources allow.
 
     In order: the exact Wilson bounds of a full-precision table; the Wilson interval of ``k/n`` when the
     printed rate pins ``k`` down (percentages of 100 seeds do); the printed ``rate ± offsets``.
+    ``metric``: another rate of the cell (``"interpolation_success_rate"``), from its ``k/n`` only.
     """
-    rate = cell.get("success_rate")
+    rate = cell.get(metric)
     if rate is None:
         return None
-    low, high = cell.get("success_ci_low"), cell.get("success_ci_high")
+    if metric != "success_rate":
+        low = high = None  # intervals and offsets are published for success_rate only
+    else:
+        low, high = cell.get("success_ci_low"), cell.get("success_ci_high")
     if low is not None and high is not None:
         return PublishedInterval(low, high, "published Wilson bounds")
     n = cell.n_seeds
@@ -207,7 +211,7 @@ def published_success_interval(cell: PublishedCell) -> PublishedInterval | None:
             lo, hi = wilson_interval(k, n)
             return PublishedInterval(lo, hi, f"Wilson interval of {k}/{n}")
     plus, minus = cell.get("success_ci_plus"), cell.get("success_ci_minus")
-    if plus is not None and minus is not None:
+    if metric == "success_rate" and plus is not None and minus is not None:
         return PublishedInterval(
             max(0.0, rate - minus), min(1.0, rate + plus), "printed offsets (rounded)"
         )

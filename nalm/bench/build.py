@@ -11,6 +11,7 @@ from typing import Any
 from nalm.errors import ConfigError
 from nalm.tasks import Task
 from nalm.tasks.article import ArticleTask
+from nalm.tasks.inalu_data import INALUArithmeticTask
 from nalm.tasks.npu_simple import NPUSimpleTask
 from nalm.tasks.presets import (
     PRIMER_RANGES,
@@ -75,6 +76,13 @@ def build_task(suite: Suite, block: GridBlock, op: str, range_name: str | None) 
         )
     if kind == "article":
         return ArticleTask(op)  # type: ignore[arg-type]
+    if kind == "inalu_arith":
+        assert range_name is not None
+        rd = suite.ranges[range_name]
+        dist = rd.distribution or "uniform"
+        return INALUArithmeticTask(
+            op, interpolation=(dist, *rd.interpolation), extrapolation=(dist, *rd.extrapolation)
+        )
     return NPUSimpleTask()
 
 
@@ -109,7 +117,9 @@ def build_recipe(
             batch_size=batch_size,
             eval_every=eval_every,
         )
-        return _with_model_regularizers(recipe, model, 1.0 if truncate else iterations / cell_protocol)
+        return _with_selection(
+            _with_model_regularizers(recipe, model, 1.0 if truncate else iterations / cell_protocol), suite
+        )
     unit = model.recipe_unit or model.units[-1]
     kwargs = dict(
         setting=r.setting, input_size=task.in_features, lr=model.lr, batch_size=batch_size,
@@ -123,7 +133,14 @@ def build_recipe(
         schedule_length = recipe_protocol
     recipe = default_recipe(unit, op, iterations=schedule_length, **kwargs)  # type: ignore[arg-type]
     recipe = replace(recipe, iterations=iterations)
-    return _with_model_regularizers(recipe, model, 1.0 if truncate else iterations / cell_protocol)
+    return _with_selection(
+        _with_model_regularizers(recipe, model, 1.0 if truncate else iterations / cell_protocol), suite
+    )
+
+
+def _with_selection(recipe: TrainRecipe, suite: Suite) -> TrainRecipe:
+    """The suite's scoring point (``selection``) where it sets one, else the recipe's own."""
+    return recipe if suite.selection is None else replace(recipe, selection=suite.selection)
 
 
 def _with_model_regularizers(recipe: TrainRecipe, model: ModelDef, factor: float) -> TrainRecipe:
@@ -157,6 +174,7 @@ _TASK_KINDS: dict[str, Any] = {
     "primer": SingleModuleTask,
     "article": ArticleTask,
     "npu_simple": NPUSimpleTask,
+    "inalu_arith": INALUArithmeticTask,
 }
 
 

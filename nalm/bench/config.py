@@ -61,4 +61,8 @@ def recipe_json(recipe: TrainRecipe) -> dict[str, Any]:
         "clip_grad_norm": recipe.clip_grad_norm,
         "hooks": [_object_json(h) for h in recipe.hooks],
         "early_stop_after": recipe.early_stop_after,
+        # Later fields enter only when set, so every config written before them keeps its hash.
+        **({"update_cycle": list(recipe.update_cycle)} if recipe.update_cycle else {}),
+        **({"penalty_steps": _object_json(recipe.penalty_steps)} if recipe.penalty_steps is not None else {}),
+        **({"selection": recipe.selection} if recipe.selection != "best" else {}),
     }

@@ -290,6 +290,8 @@ def _configs(
         interp, extrap = range_spec(suite, key.range)
         base["range"] = {"name": key.range, "interpolation": plain(interp),
                          "extrapolation": plain(extrap)}
+        if key.range in suite.ranges and suite.ranges[key.range].distribution is not None:
+            base["range"]["distribution"] = suite.ranges[key.range].distribution
     ref = _published_ref(block, model, key.model, key.op, key.range)
     if ref is not None:
         base["published"] = ref
@@ -308,7 +310,8 @@ def _cell(plan: _Plan, block: GridBlock, where: str, key: _CellKey, overrides: _
     _check_thresholds(plan, block, where, key, task)
     return Cell(
         id=key.id, block=key.block, model_key=key.model_key, model=key.model, op=key.op,
-        range=key.range, task=task, spec=spec, recipe=recipe, seeds=tuple(range(settings.seeds)),
+        range=key.range, task=task, spec=spec, recipe=recipe,
+        seeds=tuple(range(plan.suite.first_seed, plan.suite.first_seed + settings.seeds)),
         iterations=settings.iterations, dtype=plan.suite.dtype,
         configs=_configs(plan, block, key, settings, task, recipe),
     )
@@ -364,11 +367,11 @@ def plan_cells(
 ) -> list[Cell]:
     """Expand ``suite`` under ``profile`` into cells (file order: blocks, models, ops, ranges).
 
-    ``only``: the ``--only`` filter; ``seeds``: train seeds ``0..seeds-1`` in every cell instead of
-    the profile's; ``threshold_policy``: primary policy instead of the suite's; ``device``: where the
-    cells will train (a cell's batch must fit its memory). Every cell is fully
-    built (task, model, recipe, config) and its thresholds checked on a tiny sample, so an invalid
-    suite fails here, before anything is trained or written.
+    ``only``: the ``--only`` filter; ``seeds``: train that many seeds (``0..seeds-1``, shifted by the
+    suite's ``first_seed``) in every cell instead of the profile's; ``threshold_policy``: primary
+    policy instead of the suite's; ``device``: where the cells will train (a cell's batch must fit
+    its memory). Every cell is fully built (task, model, recipe, config) and its thresholds checked
+    on a tiny sample, so an invalid suite fails here, before anything is trained or written.
     """
     if profile not in suite.profiles:
         raise ConfigError(

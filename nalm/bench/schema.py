@@ -15,12 +15,16 @@ Format (all keys are checked; unknown keys are errors)::
                                      # suite "<name>@<policy>" (training happens once)
     dtype = "float32"                # or "float64"
     eval_every = 1000
+    first_seed = 0                   # optional: seeds first_seed .. first_seed + seeds − 1
+    selection = "final"              # optional: score each run's last logged point ("final") or
+                                     # its best-validation step ("best"); default: the recipe's
 
     [recipe]                         # how each cell's TrainRecipe is made
     kind = "default"                 # nalm.training.recipes.default_recipe(output unit, op, setting)
-    setting = "madsen2020"           # or "primer2022"
+    setting = "madsen2020"           # or "primer2022", "schlor2020"
     batch_size = 128
-    # kind = "plain": no regularizers; optimizer = "adam"|"rmsprop"|"sgd", lr = ... (required)
+    # kind = "plain": no regularizers; optimizer = "adam"|"rmsprop"|"sgd"|"rmsprop_tf1",
+    #   lr = ... (required)
 
     [profiles.full]                  # at least one profile; packaged suites have "full" and "quick"
     description = "..."
@@ -59,10 +63,13 @@ Format (all keys are checked; unknown keys are errors)::
     [ranges.small]                   # optional named ranges (beside the Primer's nine presets)
     interpolation = [1, 2]           # (lo, hi) or a union [[lo, hi], [lo, hi]]
     extrapolation = [2, 6]
+    # distribution = "truncated_normal"   # task inalu_arith: uniform | truncated_normal |
+                                     # exponential (then interpolation = [scale], extrapolation = [scale])
 
     [[grid]]                         # blocks of cells: models × ops × ranges
     name = "main"
-    task = "static"                  # static | static_simple | primer | article | npu_simple
+    task = "static"                  # static | static_simple | primer | article | npu_simple |
+                                     # inalu_arith
     models = ["NMU", "NAU"]
     ops = ["add", "mul"]             # npu_simple: ["all"]
     ranges = ["1_2"]                 # optional (primer: required)
@@ -107,6 +114,7 @@ from pydantic import (
 
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
+from nalm.tasks.inalu_data import INALU_OPS, normalize_distribution
 from nalm.tasks.ops import ARTICLE_OPS, OPS, PRIMER_OPS
 from nalm.tasks.presets import PRIMER_RANGES
 from nalm.tasks.ranges import normalize_range
@@ -119,7 +127,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TASK_KINDS = ("static", "static_simple", "primer", "article", "npu_simple")
+TASK_KINDS = ("static", "static_simple", "primer", "article", "npu_simple", "inalu_arith")
 PROFILE_SCHEDULES = ("scale", "truncate")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _MODEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
@@ -158,8 +166,8 @@ class _Frozen(BaseModel):
 
 class RecipeDef(_Frozen):
     kind: Literal["default", "plain"]
-    setting: Literal["madsen2020", "primer2022"] | None = None
-    optimizer: Literal["adam", "rmsprop", "sgd"] = "adam"
+    setting: Literal["madsen2020", "primer2022", "schlor2020"] | None = None
+    optimizer: Literal["adam", "rmsprop", "sgd", "rmsprop_tf1"] = "adam"
     lr: PosFloat | None = None
     batch_size: PosInt = 128
 
@@ -232,6 +240,8 @@ class ModelDef(_Frozen):
 class RangeDef(_Frozen):
     interpolation: list[Any]
     extrapolation: list[Any]
+    # task inalu_arith only: how values are drawn; "exponential" ranges are [scale]
+    distribution: Literal["uniform", "truncated_normal", "exponential"] | None = None
 
 
 class PublishedDef(_Frozen):
@@ -248,7 +258,7 @@ class PublishedDef(_Frozen):
 
 class GridBlock(_Frozen):
     name: Slug
-    task: Literal["static", "static_simple", "primer", "article", "npu_simple"]
+    task: Literal["static", "static_simple", "primer", "article", "npu_simple", "inalu_arith"]
     models: tuple[ModelKey, ...] = Field(min_length=1)
     ops: tuple[StrictStr, ...] = Field(min_length=1)
     ranges: tuple[Slug, ...] = ()
@@ -287,6 +297,11 @@ class Suite(_Frozen):
     models: dict[ModelKey, ModelDef] = Field(min_length=1)
     ranges: dict[Slug, RangeDef] = Field(default_factory=dict)
     grid: tuple[GridBlock, ...] = Field(min_length=1)
+    # seeds first_seed .. first_seed + n − 1 (the iNALU scripts ran seeds 100-109)
+    first_seed: Annotated[StrictInt, Field(ge=0)] = 0
+    # the point each run is scored at: "best" (Madsen's selected step) or "final" (the last logged
+    # one); unset: the recipe's (schlor2020: final, every other: best)
+    selection: Literal["best", "final"] | None = None
     source: StrictStr = ""
 
     def block(self, name: str) -> GridBlock:
@@ -417,6 +432,8 @@ def _ops_for(kind: str) -> tuple[str, ...]:
         return PRIMER_OPS
     if kind == "article":
         return ARTICLE_OPS
+    if kind == "inalu_arith":
+        return INALU_OPS
     return ("all",)
 
 
@@ -456,11 +473,14 @@ def check_references(suite: Suite) -> None:
 
     r = suite.recipe
     if r.kind == "default" and r.setting is None:
-        raise err("recipe.setting", "required for kind = 'default' (madsen2020 or primer2022)")
+        raise err("recipe.setting", "required for kind = 'default' (madsen2020, primer2022 or schlor2020)")
     if r.kind == "plain" and r.lr is None:
         raise err("recipe.lr", "required for kind = 'plain'")
     if r.kind == "plain" and r.setting is not None:
         raise err("recipe.setting", "only for kind = 'default'")
+    if suite.also_score and (suite.selection == "final" or (suite.selection is None and r.setting == "schlor2020")):
+        # the extra policies are rescored from the curves by the runner, with the best-step rule
+        raise err("also_score", "not supported when runs are scored at their final point (selection)")
 
     units = available_units()
     for name, m in suite.models.items():
@@ -480,7 +500,10 @@ def check_references(suite: Suite) -> None:
             raise err(f"ranges.{name}", "a Primer preset has this name; choose another")
         for which in ("interpolation", "extrapolation"):
             try:
-                normalize_range(getattr(rd, which), which)
+                if rd.distribution is None:
+                    normalize_range(getattr(rd, which), which)
+                else:
+                    normalize_distribution([rd.distribution, *getattr(rd, which)], which)
             except ConfigError as exc:
                 raise err(f"ranges.{name}.{which}", str(exc).split(": ", 1)[-1]) from None
 
@@ -512,6 +535,20 @@ def check_references(suite: Suite) -> None:
             raise err(f"{where}.ranges", "lists a range twice")
         if b.task == "primer" and not b.ranges:
             raise err(f"{where}.ranges", "task 'primer' needs at least one range pair")
+        if b.task == "inalu_arith":
+            if not b.ranges:
+                raise err(f"{where}.ranges", "task 'inalu_arith' needs at least one range pair")
+            for j, rn in enumerate(b.ranges):
+                if rn not in suite.ranges:
+                    raise err(f"{where}.ranges[{j}]", f"task 'inalu_arith' needs a suite range, got {rn!r}")
+            for field in ("input_size", "subset_ratio", "overlap_ratio", "num_subsets"):
+                if getattr(b, field) is not None:
+                    raise err(f"{where}.{field}", "not a setting of task 'inalu_arith' (2 inputs)")
+        else:
+            for j, rn in enumerate(b.ranges):
+                if rn in suite.ranges and suite.ranges[rn].distribution is not None:
+                    raise err(f"{where}.ranges[{j}]", f"range {rn!r} has a distribution: task "
+                              "'inalu_arith' only")
         if b.task in ("static_simple", "article", "npu_simple"):
             for field in ("ranges", "input_size", "subset_ratio", "overlap_ratio", "num_subsets"):
                 if getattr(b, field) not in (None, ()):

@@ -4,7 +4,7 @@
   sums, ``a = Σ_(i ∈ subset a) x_i`` (and b, …), with the subsets the task places for the run's seed
   (:meth:`~nalm.tasks.StaticArithmeticTask.subset_indices`). The operations table's own computation
   is used, with sympy as its array namespace, so the target is the one the task computes.
-* The article task: x0 + x1 or x0 · x1. The NPU simple task: (x0 + x1, x0·x1, x0/x1, √x0).
+* The article task: x0 + x1 or x0 · x1; the iNALU task: x0 ∘ x1. The NPU simple task: (x0 + x1, x0·x1, x0/x1, √x0).
 * Any other task: no symbolic target (a read-out can then only say "exact").
 
 Data come through the task protocol (``evaluation_set`` in float64), so any task can be probed and
@@ -22,6 +22,7 @@ import torch
 
 from nalm.errors import ConfigError
 from nalm.tasks.article import ArticleTask
+from nalm.tasks.inalu_data import INALUArithmeticTask
 from nalm.tasks.npu_simple import NPUSimpleTask
 from nalm.tasks.ops import operation
 from nalm.tasks.static import StaticArithmeticTask
@@ -53,7 +54,7 @@ def target_expressions(task: Any, seed: int, symbols: Sequence[sympy.Symbol]) ->
     if isinstance(task, StaticArithmeticTask):
         operands = [sympy.Add(*(symbols[i] for i in subset)) for subset in task.subset_indices(seed)]
         return [_exact(operation(task.op).compute(operands, _SympyNamespace))]
-    if isinstance(task, ArticleTask):
+    if isinstance(task, (ArticleTask, INALUArithmeticTask)):  # x0 ∘ x1
         return [_exact(operation(task.op).compute(list(symbols[:2]), _SympyNamespace))]
     if isinstance(task, NPUSimpleTask):
         x, y = symbols[:2]

@@ -4,6 +4,9 @@ Selected step = best interpolation (validation) error over the last 5 000 logged
 (extrapolation) MSE at that step strictly under the threshold; solved-at = first logged step under it.
 Everything is vectorised over a leading run axis.
 
+``selection="final"`` scores the last logged point instead, as the iNALU reference does (Schlör et al.
+2020, ``results.py``: the last line of each run's log); see :data:`SELECTIONS`.
+
 A policy may instead count a run whose MSE *equals* the threshold (``<=``: Mistry et al. 2021's
 division-by-small-numbers script, whose threshold is the gold weights' own MSE plus float32 ε; see
 :data:`nalm.policies.INCLUSIVE_POLICIES`). Such a threshold is handed to the scoring as
@@ -24,6 +27,7 @@ from nalm.units.sparsity import sparsity_error as _sparsity_error
 
 __all__ = [
     "SELECTION_WINDOW",
+    "SELECTIONS",
     "SUCCESS_RULES",
     "CurveScores",
     "mse",
@@ -37,6 +41,9 @@ __all__ = [
 
 #: Madsen's ``best.range``: the selected step is searched in the last 5 000 logged points.
 SELECTION_WINDOW = 5000
+#: How the scored point of a run is chosen: ``"best"`` — the best interpolation error in the selection
+#: window (Madsen & Johansen); ``"final"`` — the run's last logged point (Schlör et al. 2020).
+SELECTIONS: tuple[str, ...] = ("best", "final")
 
 #: The success tests: strictly below the threshold (Madsen's and the Primer's R scripts) or at most
 #: the threshold (the divBy0 R script, ``neurips_range_divBy0.r``).
@@ -89,14 +96,20 @@ def _lengths(lengths: Any, S: int, N: int) -> np.ndarray:
 
 
 def select_index(
-    interpolation_mse: Any, *, window: int = SELECTION_WINDOW, lengths: Any = None
+    interpolation_mse: Any, *, window: int = SELECTION_WINDOW, lengths: Any = None,
+    selection: str = "best",
 ) -> np.ndarray:
     """Index of the evaluation to score, per run: argmin of the interpolation error over the last
     ``min(L, window)`` of a run's ``L`` logged points (first on ties, non-finite values ignored; the
-    last point if none is finite). Input ``[N]`` or ``[S, N]`` (rows padded beyond ``lengths``)."""
+    last point if none is finite). Input ``[N]`` or ``[S, N]`` (rows padded beyond ``lengths``).
+    ``selection="final"``: the last logged point ``L − 1``, whatever its values."""
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
     v = _as_2d(interpolation_mse, "interpolation_mse")
     S, N = v.shape
     L = _lengths(lengths, S, N)
+    if selection == "final":
+        return L - 1
     j = np.arange(N)[None, :]
     lo = (L - np.minimum(L, window))[:, None]
     ok = (j >= lo) & (j < L[:, None]) & np.isfinite(v)
@@ -150,12 +163,14 @@ def score_curves(
     *,
     window: int = SELECTION_WINDOW,
     lengths: Any = None,
+    selection: str = "best",
 ) -> CurveScores:
     """Score learning curves as Madsen & Johansen do (vectorised; ``[N]`` or ``[S, N]`` inputs).
 
     ``steps`` is ``[N]`` (shared) or ``[S, N]``; ``threshold`` a scalar or ``[S]``. A run is solved
     when its extrapolation error at the selected step is strictly under the threshold; ``solved_at``
     is the first logged step under it anywhere in the series (it may precede the selected step).
+    ``selection``: which point is scored (:data:`SELECTIONS`; ``"final"``: the last logged one).
     """
     interp = _as_2d(interpolation_mse, "interpolation_mse")
     extrap = _as_2d(extrapolation_mse, "extrapolation_mse")
@@ -170,7 +185,7 @@ def score_curves(
         else np.broadcast_to(_as_2d(sparsity_error, "sparsity_error"), (S, N))
     )
     thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (S,)).copy()
-    sel = select_index(interp, window=window, lengths=lengths)
+    sel = select_index(interp, window=window, lengths=lengths, selection=selection)
     rows = np.arange(S)
     ex_sel = extrap[rows, sel]
     with np.errstate(invalid="ignore"):

@@ -51,15 +51,54 @@ def fmt_fit(est: MeanEstimate | None) -> str:
 
 def check_text(s: CellSummary) -> str:
     ours_out, pub_out = s.ours_outside_published, s.published_outside_ours
+    return _verdict(ours_out, pub_out, s)
+
+
+def _verdict(ours_out: bool | None, pub_out: bool | None, s: CellSummary) -> str:
     if ours_out is None and pub_out is None:
         return DASH
     if ours_out and pub_out:
-        return "⚠ both outside"
+        return "⚠ both outside" + cut_note(s)
     if ours_out:
-        return "⚠ ours ∉ pub. CI"
+        return "⚠ ours ∉ pub. CI" + cut_note(s)
     if pub_out:
-        return "⚠ pub. ∉ our CI"
+        return "⚠ pub. ∉ our CI" + cut_note(s)
     return "✓"
+
+
+def cut_note(s: CellSummary) -> str:
+    """`` (cut: 15,000 of 100,000 iterations)`` when the cell trained fewer iterations than the
+    protocol (a ⚠ there may be "not solved yet"); empty otherwise."""
+    done, protocol = s.config.get("iterations"), s.config.get("protocol_iterations")
+    if isinstance(done, int) and isinstance(protocol, int) and done < protocol:
+        return f" (cut: {done:,} of {protocol:,} iterations)"
+    return ""
+
+
+def _interpolation_outside(s: CellSummary) -> tuple[bool | None, bool | None]:
+    """(ours outside the published interpolation interval, published outside ours)."""
+    rate, ci = s.interpolation_rate, s.interpolation_ci
+    pub, iv = s.published_interpolation_rate, s.published_interpolation_interval
+    ours_out = None if iv is None or rate is None else not (iv.low - 1e-12 <= rate <= iv.high + 1e-12)
+    pub_out = None if pub is None or ci is None else not (ci[0] - 1e-12 <= pub <= ci[1] + 1e-12)
+    return ours_out, pub_out
+
+
+def _interpolation_rate(s: CellSummary) -> str:
+    rate, ci = s.interpolation_rate, s.interpolation_ci
+    return DASH if rate is None or ci is None else fmt_rate_ci(rate, *ci)
+
+
+def _published_interpolation(s: CellSummary) -> str:
+    rate, iv = s.published_interpolation_rate, s.published_interpolation_interval
+    if rate is None:
+        return DASH
+    return fmt_pct(rate) if iv is None else fmt_rate_ci(rate, iv.low, iv.high)
+
+
+def _runs(s: CellSummary) -> str:
+    text = f"{s.n_seeds} ({s.n_ok}/{s.n_diverged}/{s.n_failed})"
+    return text + (f", {s.n_dropped} dropped (NaN)" if s.n_dropped else "")
 
 
 NOT_AVAILABLE = "n/a"
@@ -104,11 +143,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("model", lambda s: s.labels.model or DASH, "labels"),
     Column("op", lambda s: s.labels.operation or DASH, "labels"),
     Column("range", lambda s: s.labels.range or DASH, "labels"),
-    Column("runs (ok/div/fail)", lambda s: f"{s.n_seeds} ({s.n_ok}/{s.n_diverged}/{s.n_failed})"),
+    Column("runs (ok/div/fail)", _runs),
     Column("success [95% CI]", lambda s: fmt_rate_ci(s.success_rate, *s.success_ci)),
     Column("formula recovered [95% CI]", formula_text),
     Column("published [95% CI]", _published_rate, "published"),
     Column("check", check_text, "published"),
+    # final-point suites (iNALU): success on the interpolation set too, beside its published rate
+    Column("interp. success [95% CI]", _interpolation_rate, "interpolation"),
+    Column("pub. interp. [95% CI]", _published_interpolation, "interpolation"),
+    Column("interp. check", lambda s: _verdict(*_interpolation_outside(s), s), "interpolation"),
     Column("solved at: median", lambda s: fmt_sci(s.solved_at_median)),
     Column("pub. median", _pub("solved_at_median"), "published"),
     Column("solved at: Gamma-fit mean [CI]", lambda s: fmt_fit(s.solved_at_fit)),
@@ -126,6 +169,8 @@ def columns_for(cells: Sequence[CellSummary]) -> list[Column]:
     has_labels = any(c.labels.model or c.labels.operation or c.labels.range for c in cells)
     has_published = any(c.published is not None for c in cells)
     keep = {"core"} | ({"labels"} if has_labels else set()) | ({"published"} if has_published else set())
+    if any(c.interpolation_successes is not None for c in cells):
+        keep.add("interpolation")
     if any(c.published is not None and c.published.get("success_threshold_extrapolation_mse") is not None
            for c in cells):
         keep.add("published_threshold")  # a paper that publishes its per-cell thresholds
@@ -328,6 +373,11 @@ def csv_rows(cells: Sequence[CellSummary]) -> list[dict[str, Any]]:
             "n_ok": s.n_ok,
             "n_diverged": s.n_diverged,
             "n_failed": s.n_failed,
+            "selection": s.selection,
+            "n_dropped": s.n_dropped,
+            "interpolation_successes": s.interpolation_successes,
+            "interpolation_runs": s.interpolation_runs if s.interpolation_successes is not None else None,
+            "published_interpolation_success_rate": s.published_interpolation_rate,
             "successes": s.successes,
             "success_rate": s.success_rate,
             "success_ci_low": s.success_ci[0],

@@ -7,7 +7,11 @@ What the report reads from a cell config (all optional):
 
 * ``model``, ``operation`` — labels (strings);
 * ``range`` — a range name (string), or a mapping with a ``name``;
-* ``published`` — ``{"source", "task", "operation", "model"[, "table"]}``, see :mod:`nalm.published`.
+* ``published`` — ``{"source", "task", "operation", "model"[, "table"]}``, see :mod:`nalm.published`;
+* ``recipe.selection`` — ``"final"`` when runs were scored at their last logged point (the iNALU
+  suite). Such a cell is counted as that paper's ``results.py`` counts: a run whose final values are
+  NaN (nalm: a diverged or failed run, or a NaN final MSE) is dropped from numerator and denominator,
+  and an interpolation success rate (final interpolation MSE under the threshold) is reported too.
 
 What it reads from a run besides its scores: the stored formula outcome (``RunResult.formula``,
 written by the benchmark runner from the run's parameters; see :mod:`nalm.formula`), for the rate of
@@ -90,6 +94,29 @@ class CellSummary:
     formula_recovered: int | None = None
     formula_runs: int = 0
     formula_unread: int = 0  # non-failed runs without an outcome, when others have one
+    #: How runs were scored ("best" or "final", see the module docstring). Under "final" the success
+    #: rate is over the runs not dropped (``n_seeds − n_dropped``), and the interpolation rate is set.
+    selection: str = "best"
+    n_dropped: int = 0
+    interpolation_successes: int | None = None
+    interpolation_runs: int = 0
+    published_interpolation_interval: PublishedInterval | None = None
+
+    @property
+    def interpolation_rate(self) -> float | None:
+        if self.interpolation_successes is None or not self.interpolation_runs:
+            return None
+        return self.interpolation_successes / self.interpolation_runs
+
+    @property
+    def interpolation_ci(self) -> tuple[float, float] | None:
+        if self.interpolation_successes is None or not self.interpolation_runs:
+            return None
+        return wilson_interval(self.interpolation_successes, self.interpolation_runs)
+
+    @property
+    def published_interpolation_rate(self) -> float | None:
+        return None if self.published is None else self.published.get("interpolation_success_rate")
 
     @property
     def formula_rate(self) -> float | None:
@@ -150,19 +177,29 @@ def summarize_cell(
     config = runs[0].config
     results = [r.result for r in runs]
     n = len(results)
-    successes = sum(1 for r in results if r.solved)
-    solved_at = [float(r.solved_at) for r in results if r.solved and r.solved_at is not None]
-    sparsity = [r.sparsity_error for r in results if r.solved and math.isfinite(r.sparsity_error)]
+    selection = _selection(config)
+    # Under "final" a run with NaN final values has no result (results.py skips its log); else all count.
+    scored = [r for r in results if _has_final(r, "extrapolation_mse")] if selection == "final" else results
+    interpolation: list[Any] | None = (
+        [r for r in results if _has_final(r, "interpolation_mse")] if selection == "final" else None
+    )
+    successes = sum(1 for r in scored if r.solved)
+    solved_at = [float(r.solved_at) for r in scored if r.solved and r.solved_at is not None]
+    sparsity = [r.sparsity_error for r in scored if r.solved and math.isfinite(r.sparsity_error)]
     solved_fit, note1 = _fit(gamma_fit_mean, solved_at)
     sparse_fit, note2 = _fit(beta_fit_sparsity, sparsity)
 
-    published = interval = None
+    published = interval = interpolation_interval = None
     problem = None
     ref = config.get("published")
     if isinstance(ref, Mapping):
         try:
             published = published_from_config(ref)
             interval = published_success_interval(published)
+            interpolation_interval = (
+                None if interpolation is None
+                else published_success_interval(published, "interpolation_success_rate")
+            )
         except PublishedLookupError as exc:
             problem = str(exc)
     elif ref is not None:
@@ -193,8 +230,8 @@ def summarize_cell(
         n_diverged=sum(1 for r in results if r.status == "diverged"),
         n_failed=sum(1 for r in results if r.status == "failed"),
         successes=successes,
-        success_rate=successes / n,
-        success_ci=wilson_interval(successes, n),
+        success_rate=successes / len(scored) if scored else math.nan,
+        success_ci=wilson_interval(successes, len(scored)) if scored else (0.0, 1.0),
         solved_at_median=float(statistics.median(solved_at)) if solved_at else None,
         solved_at_mean=statistics.fmean(solved_at) if solved_at else None,
         solved_at_fit=solved_fit,
@@ -213,7 +250,27 @@ def summarize_cell(
         formula_recovered=recovered,
         formula_runs=formula_runs,
         formula_unread=unread,
+        selection=selection,
+        n_dropped=n - len(scored),
+        interpolation_successes=(
+            None if interpolation is None
+            else sum(1 for r in interpolation if r.interpolation_mse < r.threshold)
+        ),
+        interpolation_runs=0 if interpolation is None else len(interpolation),
+        published_interpolation_interval=interpolation_interval,
     )
+
+
+def _selection(config: Mapping[str, Any]) -> str:
+    recipe = config.get("recipe")
+    value = recipe.get("selection") if isinstance(recipe, Mapping) else None
+    return value if value in ("best", "final") else "best"
+
+
+def _has_final(result: Any, field: str) -> bool:
+    """A run with a final value of ``field`` (the iNALU results.py keeps a log whose last line has no
+    NaN; a diverged nalm run stopped logging, a failed one has none). +inf is kept: it fails."""
+    return result.status == "ok" and not math.isnan(getattr(result, field))
 
 
 def summarize(runs: Iterable[StoredRun]) -> list[CellSummary]:

@@ -57,3 +57,101 @@ class INALUReinitialization:
         if bool(stalled.any()):
             context.reinitialize(stalled.to(context.last_interpolation_mse.device), step)
             self._start = torch.where(stalled, step + 1, self._start)
+
+
+class INALUScriptReinitialization:
+    """iNALU's re-initialisation rule as the authors' experiment scripts run it (daschloer/inalu
+    ``nalu_syn_simple_arith.py``), for models of any kind.
+
+    Every update appends the run's training MSE of that update to its history. After the update of
+    a step t ≥ ``every`` with t mod ``every`` < ``window`` (the script: in epochs 10, 20, …, 90 of
+    1,000 updates, so ``every`` = 10,000 and ``window`` = 1,000), a run whose history holds more than
+    ``min_history`` entries is re-initialised — every parameter redrawn
+    from U(``low``, ``high``), its history cleared, its optimiser state kept — when mean(first half) ≤
+    mean(second half) + std(second half) (population sd, numpy's default) and mean(second half) >
+    ``loss_floor``. The check runs at every update of such a window, as in the script.
+
+    The redraw depends only on (run seed, step): the same in any batch. It is not the script's
+    numpy draw (that one continues the global RandomState of the run, which nalm does not keep).
+    On updates followed by the extra penalty steps the script appends the batch MSE computed before
+    its gate penalty step (after the update and the weight penalty step); nalm appends the MSE before
+    the update in every case (those updates have MSE < 1 already, and the rule asks for a mean
+    above 1).
+
+    The history is kept as prefix sums (values and squares) with a per-run window start, as in
+    :class:`INALUReinitialization`.
+    """
+
+    def __init__(
+        self,
+        every: int = 10_000,
+        window: int = 1_000,
+        min_history: int = 10_000,
+        loss_floor: float = 1.0,
+        low: float = -2.0,
+        high: float = 2.0,
+    ) -> None:
+        if every < 1 or not 1 <= window <= every:
+            raise ValueError(f"need every >= 1 and 1 <= window <= every, got {every} and {window}")
+        self.every, self.window = every, window
+        self.min_history, self.loss_floor = min_history, loss_floor
+        self.low, self.high = low, high
+
+    def _key(self) -> tuple[float, ...]:
+        return (self.every, self.window, self.min_history, self.loss_floor, self.low, self.high)
+
+    # Equal settings make equal recipes, so cells of one shape can share a batch (--group-runs).
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+    def start(self, runs: int, iterations: int) -> None:
+        self._sums = torch.zeros(runs, iterations + 2, dtype=torch.float64)
+        self._squares = torch.zeros(runs, iterations + 2, dtype=torch.float64)
+        self._start = torch.zeros(runs, dtype=torch.long)
+
+    def after_step(self, step: int, model: nn.Module, context: HookContext) -> None:
+        mse = context.last_train_mse.detach().to(torch.float64).cpu()
+        value = torch.nan_to_num(mse, nan=1e150, posinf=1e150)
+        self._sums[:, step + 1] = self._sums[:, step] + value
+        self._squares[:, step + 1] = self._squares[:, step] + value * value
+        if step < self.every or step % self.every >= self.window:
+            return
+        count = step + 1 - self._start
+        eligible = count > self.min_history
+        if not bool(eligible.any()):
+            return
+        middle = self._start + count // 2
+        end = torch.full_like(middle, step + 1)
+
+        def window(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            n = (hi - lo).clamp(min=1).to(torch.float64)
+            total = self._sums.gather(1, hi[:, None]) - self._sums.gather(1, lo[:, None])
+            squares = self._squares.gather(1, hi[:, None]) - self._squares.gather(1, lo[:, None])
+            mean = total[:, 0] / n
+            return mean, (squares[:, 0] / n - mean * mean).clamp(min=0).sqrt()
+
+        mean1, _ = window(self._start, middle)
+        mean2, std2 = window(middle, end)
+        stalled = eligible & (mean1 <= mean2 + std2) & (mean2 > self.loss_floor)
+        if bool(stalled.any()):
+            self._redraw(model, context, stalled, step)
+            self._start = torch.where(stalled, step + 1, self._start)
+
+    @torch.no_grad()
+    def _redraw(self, model: nn.Module, context: HookContext, runs: torch.Tensor, step: int) -> None:
+        for index in torch.nonzero(runs).flatten().tolist():
+            generator = torch.Generator().manual_seed(_redraw_seed(int(context.seeds[index]), step))
+            for p in model.parameters():
+                fresh = torch.rand(p.shape[1:], generator=generator, dtype=torch.float64)
+                p[index].copy_((self.low + (self.high - self.low) * fresh).to(p.dtype))
+
+
+def _redraw_seed(seed: int, step: int) -> int:
+    """A generator seed from (run seed, step) (SplitMix64 of both: no Python hash randomisation)."""
+    z = (seed * 0x9E3779B97F4A7C15 + step + 1) & ((1 << 64) - 1)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & ((1 << 64) - 1)
+    return (z ^ (z >> 31)) & ((1 << 63) - 1)

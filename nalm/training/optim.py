@@ -88,3 +88,61 @@ class StackedAdam:
             steps = torch._foreach_div(self._exp_avg, denom)
             torch._foreach_mul_(steps, self._lr_views)
             torch._foreach_add_(params, steps, alpha=-1 / bias1)
+
+
+class StackedRMSPropTF1:
+    """RMSProp as TensorFlow 1's ``tf.train.RMSPropOptimizer`` computes it, over stacked parameters.
+
+    What the iNALU reference code trains with (``RMSPropOptimizer(learning_rate=0.01)``, all other
+    arguments at their defaults). It differs from ``torch.optim.RMSprop`` in three ways that matter
+    early in training: the mean square starts at **1** (TF1's ``rms`` slot uses a ones initialiser;
+    torch starts at 0, so its first steps are ~1/sqrt(1-rho) times larger), the decay is 0.9 (torch:
+    0.99), and ε = 1e-10 sits inside the square root. Per element, as TF's ``ApplyRMSProp`` kernel
+    (momentum 0)::
+
+        ms  += (g² − ms) · (1 − rho)
+        var −= lr · g / sqrt(ms + ε)
+
+    Two extensions the reference's training loop needs, both exact per run:
+
+    * a parameter whose ``grad`` is None is skipped — its value and its ``ms`` stay as they are, like a
+      TF variable outside the ``var_list`` of the op being run (the reference's alternating weight and
+      gate updates share one optimiser and so one ``ms`` per variable);
+    * ``step(runs=mask)`` updates only the runs where the bool mask ``[S]`` is True; the others keep
+      their values and their ``ms`` (the reference's conditional extra penalty steps).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        rho: float = 0.9,
+        eps: float = 1e-10,
+        initial_accumulator: float = 1.0,
+    ) -> None:
+        if not lr > 0:
+            raise ValueError(f"lr must be positive, got {lr}")
+        if not 0 <= rho < 1:
+            raise ValueError(f"rho must be in [0, 1), got {rho}")
+        self.lr, self.rho, self.eps = float(lr), float(rho), float(eps)
+        self._params: list[Tensor] = list(params)
+        self._ms = [torch.full_like(p, float(initial_accumulator)) for p in self._params]
+        self.capturable = False
+
+    @torch.no_grad()
+    def step(self, runs: Tensor | None = None) -> None:
+        """One update of every parameter that has a gradient; ``runs``: bool ``[S]``, the runs to
+        update (None: all)."""
+        for p, ms in zip(self._params, self._ms):
+            g = p.grad
+            if g is None:
+                continue
+            new_ms = ms + (g * g - ms) * (1 - self.rho)
+            new_p = p - (g * self.lr) / (new_ms + self.eps).sqrt()
+            if runs is None:
+                ms.copy_(new_ms)
+                p.copy_(new_p)
+            else:
+                mask = runs.view(-1, *([1] * (p.dim() - 1)))
+                ms.copy_(torch.where(mask, new_ms, ms))
+                p.copy_(torch.where(mask, new_p, p))

@@ -12,11 +12,16 @@ from torch import Tensor, nn
 
 from nalm.errors import ConfigError
 
-from .optim import StackedAdam
+from .optim import StackedAdam, StackedRMSPropTF1
 
 from .schedules import Schedule
 
-OptimizerName = Literal["adam", "rmsprop", "sgd"]
+OptimizerName = Literal["adam", "rmsprop", "sgd", "rmsprop_tf1"]
+#: What a parameter of a unit is, for recipes that update parts of a model in turn: a unit's
+#: ``gate_parameters`` are "gate", every other parameter is "weights".
+PARAMETER_GROUPS: tuple[str, ...] = ("weights", "gate")
+#: How a run's scored step is chosen (nalm.metrics.scoring.select_index).
+SELECTIONS: tuple[str, ...] = ("best", "final")
 
 
 @dataclass(frozen=True)
@@ -28,8 +33,8 @@ class OptimizerSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.name not in ("adam", "rmsprop", "sgd"):
-            raise ConfigError(f"optimizer: unknown optimizer {self.name!r} (adam, rmsprop, sgd)")
+        if self.name not in ("adam", "rmsprop", "sgd", "rmsprop_tf1"):
+            raise ConfigError(f"optimizer: unknown optimizer {self.name!r} (adam, rmsprop, sgd, rmsprop_tf1)")
         lrs = self.lr if isinstance(self.lr, tuple) else (self.lr,)
         if not lrs or not all(isinstance(v, (int, float)) and v > 0 and math.isfinite(v) for v in lrs):
             raise ConfigError(f"lr: must be positive and finite, got {self.lr}")
@@ -53,6 +58,8 @@ class OptimizerSpec:
         optimiser over ``[S, ...]`` tensors is exactly S independent optimisers."""
         if self.name == "adam":
             return StackedAdam(params, lr=self.lr, **dict(self.options))
+        if self.name == "rmsprop_tf1":
+            return StackedRMSPropTF1(params, lr=float(self.lr), **dict(self.options))  # type: ignore[arg-type]
         cls = {"rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}[self.name]
         options = dict(self.options)
         options.setdefault("foreach", True)
@@ -64,6 +71,7 @@ class HookContext(Protocol):
 
     seeds: Sequence[int]
     last_interpolation_mse: Tensor  # [S]
+    last_train_mse: Tensor  # [S]: each run's batch MSE of the update just made (before it)
 
     def reinitialize(self, runs: Tensor, step: int) -> None:
         """Re-draw the parameters of the given runs (bool mask [S]); optimiser state is kept."""
@@ -77,6 +85,36 @@ class TrainingHook(Protocol):
     def start(self, runs: int, iterations: int) -> None: ...
 
     def after_step(self, step: int, model: nn.Module, context: HookContext) -> None: ...
+
+
+@dataclass(frozen=True)
+class PenaltySteps:
+    """Extra optimiser steps after an update that minimise only a saturation penalty (the iNALU
+    reference's ``train_op_reg_w`` then ``train_op_reg_g``, daschloer/inalu).
+
+    After the update of step ``t >= after``, every run whose training MSE of that update (the batch
+    MSE before it) is below ``below`` takes one step per group in ``groups``, in order, on
+    ``scale · Σ_P mean(max(target − |P|, 0))`` over the group's raw parameters P (each run its own
+    mean over P's entries), with the recipe's gradient clipping. Runs that do not qualify are left as
+    they are, optimiser state included; so the optimiser must update runs selectively
+    (``rmsprop_tf1``). The penalty pushes every raw parameter to |P| ≥ target, saturating tanh and σ.
+    """
+
+    scale: float = 0.05
+    target: float = 20.0
+    groups: tuple[str, ...] = ("weights", "gate")
+    after: int = 11_000
+    below: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.scale > 0 and math.isfinite(self.scale)):
+            raise ConfigError(f"penalty_steps.scale: must be positive and finite, got {self.scale}")
+        if not (self.target > 0 and math.isfinite(self.target)):
+            raise ConfigError(f"penalty_steps.target: must be positive and finite, got {self.target}")
+        if not self.groups or any(g not in PARAMETER_GROUPS for g in self.groups):
+            raise ConfigError(f"penalty_steps.groups: need names from {PARAMETER_GROUPS}, got {self.groups}")
+        if self.after < 0:
+            raise ConfigError(f"penalty_steps.after: must be >= 0, got {self.after}")
 
 
 @dataclass(frozen=True)
@@ -94,6 +132,14 @@ class TrainRecipe:
     hooks: tuple[TrainingHook, ...] = ()
     early_stop_after: int | None = None  # stop a run after K consecutive solved evaluations
     record_train_loss: bool = False
+    #: Parameter groups updated in turn: update t trains only the parameters of group
+    #: ``update_cycle[t % len]`` (the others, and their optimiser state, stay as they are). Empty:
+    #: every update trains every parameter. The iNALU reference: 8 × "weights", 2 × "gate".
+    update_cycle: tuple[str, ...] = ()
+    penalty_steps: PenaltySteps | None = None
+    #: Which logged point a run is scored at: "best" (the best interpolation MSE in the selection
+    #: window, Madsen & Johansen) or "final" (the last logged point, as the iNALU reference's results.py).
+    selection: str = "best"
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -107,3 +153,13 @@ class TrainRecipe:
                 raise ConfigError(f"{name}: must be positive, got {value}")
         if self.early_stop_after is not None and self.early_stop_after < 1:
             raise ConfigError(f"early_stop_after: must be >= 1, got {self.early_stop_after}")
+        if any(g not in PARAMETER_GROUPS for g in self.update_cycle):
+            raise ConfigError(f"update_cycle: need names from {PARAMETER_GROUPS}, got {self.update_cycle}")
+        if (self.update_cycle or self.penalty_steps is not None) and self.optimizer.name == "adam":
+            # StackedAdam updates every parameter it holds at every step
+            raise ConfigError("update_cycle/penalty_steps: need an optimizer that skips parameters "
+                              "without gradients (rmsprop, sgd, rmsprop_tf1), not adam")
+        if self.penalty_steps is not None and self.optimizer.name != "rmsprop_tf1":
+            raise ConfigError("penalty_steps: need the optimizer rmsprop_tf1 (it updates runs selectively)")
+        if self.selection not in SELECTIONS:
+            raise ConfigError(f"selection: expected one of {', '.join(SELECTIONS)}, got {self.selection!r}")

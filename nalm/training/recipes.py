@@ -1,8 +1,10 @@
 """Each unit's default training recipe, as the reference experiments ran it, from their papers and reference code.
 
-Two settings: ``"madsen2020"`` — the two-layer network of the static arithmetic task (5·10⁶
-iterations; the *output* unit's regularizer schedule is shared by both layers), and
-``"primer2022"`` — one module on the single-module task (5·10⁴ iterations, per-module recipes).
+Three settings: ``"madsen2020"`` — the two-layer network of the static arithmetic task (5·10⁶
+iterations; the *output* unit's regularizer schedule is shared by both layers), ``"primer2022"`` —
+one module on the single-module task (5·10⁴ iterations, per-module recipes), and ``"schlor2020"`` —
+the iNALU paper's experiment scripts, one recipe for every model (10⁵ iterations; see
+:func:`schlor2020_recipe`).
 Schedules are given for the protocol's iteration count and scaled proportionally when a shorter
 (or longer) run is requested, so a quick profile keeps the same shape of training.
 """
@@ -14,12 +16,12 @@ from typing import Literal
 
 from nalm.errors import ConfigError
 
-from .hooks import INALUReinitialization
-from .recipe import OptimizerSpec, TrainRecipe
+from .hooks import INALUReinitialization, INALUScriptReinitialization
+from .recipe import OptimizerSpec, PenaltySteps, TrainRecipe
 from .schedules import GatedConstant, LinearRamp, Schedule, StepExponential
 
-Setting = Literal["madsen2020", "primer2022"]
-PROTOCOL_ITERATIONS: dict[str, int] = {"madsen2020": 5_000_000, "primer2022": 50_000}
+Setting = Literal["madsen2020", "primer2022", "schlor2020"]
+PROTOCOL_ITERATIONS: dict[str, int] = {"madsen2020": 5_000_000, "primer2022": 50_000, "schlor2020": 100_000}
 #: The reference experiments' batch size (both settings).
 DEFAULT_BATCH_SIZE = 128
 
@@ -41,7 +43,9 @@ def default_recipe(
 ) -> TrainRecipe:
     """The reference recipe for a model whose arithmetic (last) unit is ``output_unit``."""
     if setting not in PROTOCOL_ITERATIONS:
-        raise ConfigError(f"setting: unknown setting {setting!r} (madsen2020, primer2022)")
+        raise ConfigError(f"setting: unknown setting {setting!r} (madsen2020, primer2022, schlor2020)")
+    if setting == "schlor2020":
+        return schlor2020_recipe(iterations=iterations, lr=lr, batch_size=batch_size, eval_every=eval_every)
     protocol = PROTOCOL_ITERATIONS[setting]
     if setting == "primer2022" and input_size > 2 and output_unit in ("nau", "nru", "nmru"):
         protocol = 100_000  # the redundant-input variants run twice as long
@@ -89,4 +93,52 @@ def default_recipe(
         eval_every=eval_every,
         regularizers=regularizers,
         **extra,  # type: ignore[arg-type]
+    )
+
+
+#: The iNALU scripts' alternation: in every block of 10 batches, 8 update the weights, 2 the gate.
+SCHLOR2020_CYCLE: tuple[str, ...] = ("weights",) * 8 + ("gate",) * 2
+
+
+def schlor2020_recipe(
+    *,
+    iterations: int | None = None,
+    lr: float | None = None,
+    batch_size: int = 64,
+    eval_every: int = 1000,
+) -> TrainRecipe:
+    """The training of the iNALU paper's experiment scripts (daschloer/inalu
+    ``nalu_syn_simple_arith.py``), the same for NALU and iNALU models:
+
+    * 100 epochs of 1,000 batches of 64 (10⁵ updates), TF1 RMSProp with lr 0.01
+      (:class:`~nalm.training.optim.StackedRMSPropTF1`), gradients clipped by value to ±0.1;
+    * in every block of 10 updates, 8 update only the weights and 2 only the gate
+      (:attr:`TrainRecipe.update_cycle`);
+    * from epoch 11 on (update 11,000), a run whose batch MSE is below 1 takes two extra steps on
+      ``0.05 · Σ_P mean(max(20 − |P|, 0))`` alone, weights then gate (:class:`PenaltySteps`);
+    * re-initialisation of a stalled run to U(−2, 2) in epochs 10, 20, …
+      (:class:`~nalm.training.hooks.INALUScriptReinitialization`);
+    * evaluation once per epoch (``eval_every`` = 1,000) and scoring of the **final** point
+      (``selection="final"``: results.py reads each run's last log line).
+
+    With ``iterations`` other than 10⁵ the step counts of the penalty and the re-initialisation rule
+    are scaled by ``iterations / 10⁵`` (an epoch of data stays 1,000 batches).
+    """
+    protocol = PROTOCOL_ITERATIONS["schlor2020"]
+    total = protocol if iterations is None else iterations
+    factor = total / protocol
+    every = max(1, round(10_000 * factor))
+    return TrainRecipe(
+        iterations=total,
+        optimizer=OptimizerSpec("rmsprop_tf1", 0.01 if lr is None else lr),
+        batch_size=batch_size,
+        eval_every=eval_every,
+        clip_grad_value=0.1,
+        hooks=(INALUScriptReinitialization(
+            every=every, window=min(every, max(1, round(1_000 * factor))),
+            min_history=round(10_000 * factor),
+        ),),
+        update_cycle=SCHLOR2020_CYCLE,
+        penalty_steps=PenaltySteps(0.05, 20.0, ("weights", "gate"), after=round(11_000 * factor), below=1.0),
+        selection="final",
     )

@@ -49,6 +49,10 @@ class HookContext:
     def last_interpolation_mse(self) -> Tensor:
         return self._runs.schedule_state.last_interpolation_mse
 
+    @property
+    def last_train_mse(self) -> Tensor:
+        return self._runs.last_train_mse
+
     def reinitialize(self, runs: Tensor, step: int) -> None:
         self._runs.reinitialize(runs, step)
 
@@ -97,6 +101,23 @@ def check_batch_fits(
         )
 
 
+def parameter_groups(model: torch.nn.Module) -> dict[str, list[torch.nn.Parameter]]:
+    """The trainable parameters of a (stacked) model by group (``recipe.PARAMETER_GROUPS``): each
+    unit's ``gate_parameters`` are "gate", all others "weights"; in ``model.parameters()`` order."""
+    gates = {
+        id(p)
+        for m in model.modules()
+        if isinstance(m, ArithmeticUnit)
+        for name, p in m.named_parameters(recurse=False)
+        if name in m.gate_parameters
+    }
+    groups: dict[str, list[torch.nn.Parameter]] = {"weights": [], "gate": []}
+    for p in model.parameters():
+        if p.requires_grad:
+            groups["gate" if id(p) in gates else "weights"].append(p)
+    return groups
+
+
 class BatchedRuns:
     """S runs of one network and recipe (several tasks allowed: one :class:`RunGroup` each)."""
 
@@ -142,6 +163,13 @@ class BatchedRuns:
         )
         self.model.train()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.param_groups = parameter_groups(self.model)
+        named = set(recipe.update_cycle) | set(recipe.penalty_steps.groups if recipe.penalty_steps else ())
+        for group in sorted(named):
+            if not self.param_groups[group]:
+                raise ConfigError(
+                    f"update_cycle/penalty_steps: the model {spec.describe()} has no {group!r} parameters"
+                )
         self.optimizer = recipe.optimizer.build(self.params)
         self.alive = torch.ones(runs, dtype=torch.bool, device=self.device)
         self.diverged_at = torch.full((runs,), -1, dtype=torch.long)
@@ -150,6 +178,7 @@ class BatchedRuns:
             last_interpolation_mse=torch.full((runs,), float("inf"), dtype=dtype, device=self.device)
         )
         self.context = HookContext(self)
+        self.last_train_mse = torch.full((runs,), float("inf"), dtype=dtype, device=self.device)
         self.eval_sets = {
             split: [
                 g.task.evaluation_set(split, list(g.seeds), device=self.device, dtype=dtype)

@@ -247,13 +247,15 @@ def _train_groups(
         if train_loss is not None:
             # the graph's output buffer is overwritten by the next replay
             train_loss.append(mse.detach().clone() if on_device else mse.detach())
+        if recipe.hooks:
+            state.last_train_mse = mse.detach()
         for hook in recipe.hooks:
             hook.after_step(step, state.model, state.context)
     if progress is not None and recipe.iterations > last_reported:
         progress(recipe.iterations - last_reported)
     update.sync_divergence()
     wall = time.perf_counter() - start_time
-    results = _score(state, recipe.iterations, best)
+    results = _score(state, recipe.iterations, best, recipe.selection)
     total_updates = sum(r.iterations for r in results)
     rate = total_updates / wall if wall > 0 else float("nan")
     losses = _stack_losses(train_loss, recipe.iterations, runs, dtype, state.device)
@@ -295,11 +297,24 @@ def _best_parameters(state: BatchedRuns, iterations: int, eval_every: int) -> li
 
 
 def _run_parameters(
-    state: BatchedRuns, best: Sequence[BestParameters], selected_index: np.ndarray, steps: np.ndarray
+    state: BatchedRuns, best: Sequence[BestParameters], selected_index: np.ndarray, steps: np.ndarray,
+    selection: str = "best",
 ) -> list[RunParameters]:
-    """Each run's parameters at its selected step (from the snapshot whose best point it is) and at
-    the end, as numpy arrays; one copy to the host per parameter, then per-run slices."""
+    """Each run's parameters at its selected step (from the snapshot whose best point it is; under
+    ``selection="final"`` the final ones) and at the end, as numpy arrays; one copy to the host per
+    parameter, then per-run slices."""
     final = {name: p.detach().cpu().numpy() for name, p in state.model.named_parameters()}
+    if selection == "final":
+        # The last logged point is the end of training (a diverged run: its parameters stay frozen at
+        # their last finite values, the ones kept as final).
+        return [
+            RunParameters(
+                selected_step=int(steps[selected_index[run]]),
+                selected={name: final[name][run].copy() for name in final},
+                final={name: final[name][run].copy() for name in final},
+            )
+            for run in range(len(state))
+        ]
     kept = [(s.index.cpu().numpy(), [v.cpu().numpy() for v in s.values]) for s in best]
     names = best[0].names
     out = []
@@ -314,7 +329,9 @@ def _run_parameters(
     return out
 
 
-def _score(state: BatchedRuns, iterations: int, best: Sequence[BestParameters]) -> list[RunResult]:
+def _score(
+    state: BatchedRuns, iterations: int, best: Sequence[BestParameters], selection: str = "best"
+) -> list[RunResult]:
     steps = np.asarray(state.curve_steps, dtype=np.int64)
     values = torch.stack(state.curve_values, dim=-1).to(torch.float64).numpy()  # [3, S, E]
     thresholds = [g.threshold for g in state.groups for _ in g.seeds]
@@ -322,9 +339,9 @@ def _score(state: BatchedRuns, iterations: int, best: Sequence[BestParameters]) 
     # reference logs; the selection window counts back from there.
     scores = score_curves(
         steps, values[0], values[1], thresholds, values[2],
-        lengths=state.logged_points.clamp(min=1).numpy(),
+        lengths=state.logged_points.clamp(min=1).numpy(), selection=selection,
     )
-    parameters = _run_parameters(state, best, scores.selected_index, steps)
+    parameters = _run_parameters(state, best, scores.selected_index, steps, selection)
     results = []
     for index, seed in enumerate(state.seeds):
         diverged_at = int(state.diverged_at[index])

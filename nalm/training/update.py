@@ -150,8 +150,16 @@ class Update:
         for p in runs.params:
             p.grad = None
         total = loss.sum()
-        total.backward()
-        grads = [p.grad for p in runs.params]
+        cycle = runs.recipe.update_cycle
+        if cycle:
+            # Only this step's group gets gradients; the optimiser skips the others (their values
+            # and optimiser state stay), as a TF op whose var_list is the group.
+            params = runs.param_groups[cycle[int(step) % len(cycle)]]
+            total.backward(inputs=params)
+        else:
+            params = runs.params
+            total.backward()
+        grads = [p.grad for p in params]
         finite: Tensor | None
         if self.on_device:
             finite = self._finite_per_run(loss, grads)
@@ -174,7 +182,38 @@ class Update:
                 self._restore(keep, frozen)
             for layer in runs.projecting:
                 layer.project_()
+        if runs.recipe.penalty_steps is not None:
+            self._penalty_steps(int(step), mse)
         return mse
+
+    def _penalty_steps(self, step: int, mse: Tensor) -> None:
+        """The recipe's extra penalty-only steps (:class:`~nalm.training.recipe.PenaltySteps`) for the
+        runs whose training MSE of this update was below the bound; the other runs are untouched."""
+        runs = self.runs
+        spec = runs.recipe.penalty_steps
+        assert spec is not None
+        if step < spec.after:
+            return
+        with torch.no_grad():
+            active = (mse.detach() < spec.below) & runs.alive & ~runs.stopped
+        if not bool(active.any()):
+            return
+        for group in spec.groups:
+            params = runs.param_groups[group]
+            for p in runs.params:
+                p.grad = None
+            # The gradient of scale · Σ_P mean over P's own entries of max(target − |P|, 0), written
+            # out (what autograd gives, relu' = 0 at 0, sign(0) = 0; without a graph per step):
+            # −scale / |P| · sign(P) where |P| < target, else 0.
+            with torch.no_grad():
+                for p in params:
+                    numel = p[0].numel() if p.dim() else 1
+                    p.grad = torch.where(p.abs() < spec.target, p.sign(), 0.0) * (-spec.scale / numel)
+            self._clip([p.grad for p in params])
+            runs.optimizer.step(runs=active)
+            with torch.no_grad():
+                for layer in runs.projecting:
+                    layer.project_()
 
     @staticmethod
     def _finite_per_run(loss: Tensor, grads: list[Tensor]) -> Tensor:
@@ -215,7 +254,8 @@ class Update:
             p.copy_(torch.where(frozen.view(-1, *([1] * (p.dim() - 1))), old, p))
 
     def _clip_norm_per_run(self, max_norm: float) -> None:
-        params = self.runs.params
+        # (parameters outside this step's group have no gradient: not part of the norm)
+        params = [p for p in self.runs.params if p.grad is not None]
         squares = sum(p.grad.square().flatten(1).sum(dim=1) for p in params)
         coef = (max_norm / (squares.sqrt() + 1e-6)).clamp(max=1.0)  # as clip_grad_norm_
         for p in params:

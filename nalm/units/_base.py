@@ -36,7 +36,7 @@ negative dims).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -47,6 +47,9 @@ class ArithmeticUnit(nn.Module):
 
     in_features: int
     out_features: int
+    #: Names of the unit's own parameters that gate between its paths (NALU's ``G``, iNALU's ``g``);
+    #: a recipe that updates "weights" and "gate" in turn (``TrainRecipe.update_cycle``) reads them.
+    gate_parameters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()

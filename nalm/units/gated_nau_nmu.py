@@ -29,6 +29,8 @@ class GatedNAUNMU(ArithmeticUnit):
     Domain: all of ℝ, as NAU and NMU; the NMU path's product must be representable.
     """
 
+    gate_parameters = ("G",)
+
     def __init__(
         self,
         in_features: int,

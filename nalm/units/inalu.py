@@ -38,7 +38,10 @@ class INALU(ArithmeticUnit):
       (the original's clip of msv to [−1, 1] is a no-op and omitted).
 
     Parameters ``W_a_hat``, ``M_a_hat``, ``W_m_hat``, ``M_m_hat`` ``[out, in]`` and ``g`` ``[out]``
-    (the references store ``[in, out]``: transpose their checkpoints).
+    (the references store ``[in, out]``: transpose their checkpoints). ``shared_weights=True`` is the
+    shared-weights variant (``nalui1``, "iNALU (sw)" in the paper's experiments): one pair
+    ``W_a_hat``/``M_a_hat`` serves both paths (``W_m = W_a``, also in msv) and the unit has no
+    ``W_m_hat``/``M_m_hat``.
 
     Initialisation, all normal — the two reference code bases disagree: ``init="benchmark"`` (default,
     nalm-benchmark and the architecture file's defaults) Ŵ ~ N(0.88, 0.2²), M̂ ~ N(0.5, 0.2²),
@@ -55,12 +58,15 @@ class INALU(ArithmeticUnit):
     to x vanish where |x| < ε or the exponent cap is active.
     """
 
+    gate_parameters = ("g",)
+
     def __init__(
         self,
         in_features: int,
         out_features: int,
         *,
         init: INALUInit = "benchmark",
+        shared_weights: bool = False,
         eps: float = 1e-7,
         omega: float = 20.0,
         t: float = 20.0,
@@ -70,6 +76,7 @@ class INALU(ArithmeticUnit):
         super().__init__(in_features, out_features)
         check_choice("init", init, tuple(_INIT_CONSTANTS))
         self.init = init
+        self.shared_weights = bool(shared_weights)
         self.eps = float(eps)
         self.omega = float(omega)
         self.t = float(t)
@@ -77,19 +84,28 @@ class INALU(ArithmeticUnit):
         shape = (out_features, in_features)
         self.W_a_hat = nn.Parameter(torch.empty(shape, **fk))
         self.M_a_hat = nn.Parameter(torch.empty(shape, **fk))
-        self.W_m_hat = nn.Parameter(torch.empty(shape, **fk))
-        self.M_m_hat = nn.Parameter(torch.empty(shape, **fk))
+        if not self.shared_weights:
+            self.W_m_hat = nn.Parameter(torch.empty(shape, **fk))
+            self.M_m_hat = nn.Parameter(torch.empty(shape, **fk))
         self.g = nn.Parameter(torch.empty(out_features, **fk))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         (w_mean, w_std), (m_mean, m_std), (g_mean, g_std) = _INIT_CONSTANTS[self.init]
         with torch.no_grad():
-            for W_hat in (self.W_a_hat, self.W_m_hat):
+            pairs = self._pairs()
+            for W_hat, _ in pairs:
                 W_hat.normal_(w_mean, w_std)
-            for M_hat in (self.M_a_hat, self.M_m_hat):
+            for _, M_hat in pairs:
                 M_hat.normal_(m_mean, m_std)
             self.g.normal_(g_mean, g_std)
+
+    def _pairs(self) -> list[tuple[Tensor, Tensor]]:
+        """The raw (Ŵ, M̂) pairs: the additive path's, then (independent weights) the multiplicative's."""
+        pairs = [(self.W_a_hat, self.M_a_hat)]
+        if not self.shared_weights:
+            pairs.append((self.W_m_hat, self.M_m_hat))
+        return pairs
 
     @property
     def weight_add(self) -> Tensor:
@@ -97,6 +113,8 @@ class INALU(ArithmeticUnit):
 
     @property
     def weight_mul(self) -> Tensor:
+        if self.shared_weights:
+            return self.weight_add
         return nac_weight(self.W_m_hat, self.M_m_hat)
 
     def path_gate(self, x: Tensor) -> Tensor:
@@ -116,7 +134,7 @@ class INALU(ArithmeticUnit):
         return gate * additive + (1 - gate) * magnitude * sign
 
     def _raw_parameters(self) -> list[tuple[Tensor, int]]:
-        matrices = (self.W_a_hat, self.M_a_hat, self.W_m_hat, self.M_m_hat)
+        matrices = [P for pair in self._pairs() for P in pair]
         return [(P, 2) for P in matrices] + [(self.g, 1)]
 
     def regularizers(self) -> dict[str, Tensor]:
@@ -125,10 +143,13 @@ class INALU(ArithmeticUnit):
 
     def effective_weights(self) -> dict[str, Tensor]:
         # The gate is not an arithmetic weight and is excluded, as for the NALU.
+        if self.shared_weights:
+            return {"W": self.weight_add}
         return {"W_a": self.weight_add, "W_m": self.weight_mul}
 
     def extra_repr(self) -> str:
         return (
-            f"{super().extra_repr()}, init={self.init!r}, eps={self.eps}, omega={self.omega}, "
+            f"{super().extra_repr()}, init={self.init!r}, shared_weights={self.shared_weights}, "
+            f"eps={self.eps}, omega={self.omega}, "
             f"t={self.t}"
         )

@@ -6,7 +6,7 @@ the stable-nalu reference code (Madsen & Johansen), which every later benchmark 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -24,11 +24,16 @@ class NALU(ArithmeticUnit):
     (stable-nalu's ``--nalu-two-nac``, "NALU (separate)" in Madsen & Johansen 2020).
 
     Initialisation ``"madsen"`` (default): NAC radius for Ŵ, M̂ and Glorot-uniform G (stable-nalu);
-    ``"article"``: truncated normal, std 0.02, for every parameter (the TensorFlow article's demo).
+    ``"article"``: truncated normal, std 0.02, for every parameter (the TensorFlow article's demo);
+    ``"schlor2020"``: Ŵ ~ N(1, 0.1²), M̂ ~ N(−1, 0.1²), G ~ N(0, 0.1²), what the iNALU paper's
+    experiment scripts give their NALU baselines ("NALU (m)"/"NALU (v)"; for one output the two are
+    the same unit).
     The gate has no bias, as in the paper. Domain: the multiplicative path loses the sign of x and
     inherits NAC•'s singularity at x = 0 for negative weights; the gate is known to converge
     close to randomly (Madsen & Johansen 2020), so NALU often fails to learn ×.
     """
+
+    gate_parameters = ("G",)
 
     def __init__(
         self,
@@ -37,13 +42,13 @@ class NALU(ArithmeticUnit):
         *,
         shared_weights: bool = True,
         eps: float = DEFAULT_LOG_EPS,
-        init: NACInit = "madsen",
+        init: NACInit | Literal["schlor2020"] = "madsen",
         device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        if init not in ("madsen", "article"):
-            raise ValueError(f"init must be 'madsen' or 'article', got {init!r}")
+        if init not in ("madsen", "article", "schlor2020"):
+            raise ValueError(f"init must be 'madsen', 'article' or 'schlor2020', got {init!r}")
         self.shared_weights = bool(shared_weights)
         self.eps = float(eps)
         self.init = init
@@ -68,6 +73,14 @@ class NALU(ArithmeticUnit):
             if self.init == "article":
                 for p in self.parameters():
                     nn.init.trunc_normal_(p, std=0.02, a=-0.04, b=0.04)
+                return
+            if self.init == "schlor2020":
+                # The iNALU experiment scripts set these for every layer they build, NALUs included
+                # (daschloer/inalu nalu_syn_simple_arith.py: iw = 1, im = -1, ig = 0, all sd 0.1).
+                for W_hat, M_hat in self._nac_pairs():
+                    W_hat.normal_(1.0, 0.1)
+                    M_hat.normal_(-1.0, 0.1)
+                self.G.normal_(0.0, 0.1)
                 return
             for W_hat, M_hat in self._nac_pairs():
                 init_nac_pair_(W_hat, M_hat, "madsen")

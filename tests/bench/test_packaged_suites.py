@@ -21,6 +21,8 @@ EXPECTED = {
     # Primer: (NAC+, NAU on +,-) + (NMU on x) + (NAC*, NPU, Real NPU on x,/) + (NALU, G-NALU, iNALU
     # on +,-,x,/), nine range pairs each, plus three redundant-input variants on nine pairs
     "primer2022": ((2 * 2 + 1 + 3 * 2 + 3 * 4) * 9 + 3 * 9, (2 + 1 + 1) * 9),
+    # iNALU experiment 1: 4 models x 4 operations x 7 distribution pairs; quick: 3 models x 4 ops x 1
+    "schlor2020": (4 * 4 * 7, 3 * 4),
 }
 
 
