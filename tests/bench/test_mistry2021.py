@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -246,18 +247,43 @@ def test_gold_weights_by_hand() -> None:
         threshold_estimate(primer_task("add", "1_2"), "gold_nmru")
 
 
-def test_a_hand_computed_gold_threshold() -> None:
-    # one input, U[0, 1] -> 1/a: at W = -1 the NRU computes |x| ** W in float32 (a tensor power, as
-    # the script's x ** W[0][0]); its error against the float64 target cast to float32, squared and
-    # averaged in float32, plus ε
-    task = _divby0_task("easy", 1.0)
+def _trainer_mse(pred: torch.Tensor, target: torch.Tensor) -> np.float32:
+    """As the trainer measures a run: float32 errors, squares summed in float64, mean to float32."""
+    err = (pred - target).numpy().astype(np.float64)
+    return np.float32(np.sum(err * err) / err.size)
+
+
+@pytest.mark.parametrize("unit, r", [("nru", 1.0), ("real_npu", 1e-4)])
+def test_a_hand_computed_gold_threshold(unit: str, r: float) -> None:
+    # one input, U[0, r] -> 1/a, at the gold weights in float32: the NRU computes |x| ** W (a tensor
+    # power, as the script's x ** W[0][0]) and the Real NPU exp(-log(|x| + 2^-23)) (gate 1); the
+    # error against the float64 target cast to float32, measured as the trainer does, plus ε
+    task = _divby0_task("easy", r)
     x = np.array(task.evaluation_inputs("extrapolation")[:, 0])
-    pred = torch.from_numpy(x).float().abs() ** torch.tensor(-1.0)
+    x32 = torch.from_numpy(x).float()
+    pred = x32.abs() ** torch.tensor(-1.0) if unit == "nru" else torch.exp(-torch.log(x32.abs() + 2.0**-23))
     target = torch.from_numpy(1.0 / x).float()
-    expected = float((pred - target).square().mean() + EPS32)
-    est = threshold_estimate(task, "gold_nru")
-    assert est.rule == "<=" and est.policy == "gold_nru" and est.eps == EPS32
+    expected = float(_trainer_mse(pred, target) + np.float32(EPS32))
+    est = threshold_estimate(task, f"gold_{unit}")
+    assert est.rule == "<=" and est.policy == f"gold_{unit}" and est.eps == EPS32
     assert est.value == np.nextafter(expected, np.inf)
+
+
+def test_a_run_that_ends_at_the_gold_weights_is_solved(full) -> None:
+    # the clipped Real NPU on [a] -> 1/a over U[0, 1e-4] ends exactly at W = -1, g = 1 (both clipped);
+    # its MSE, 1.2e12, is then the threshold's own to the bit (a float32 step there is 1.3e5, far
+    # above ε), and the trainer counts it under the <= rule
+    import nalm
+
+    cell = full["divby0-easy/RealNPU-clip/reciprocal/0_0.0001"]
+    est = threshold_estimate(cell.task, "gold_real_npu")
+    recipe = replace(cell.recipe, iterations=1000, eval_every=500)
+    out = nalm.train(cell.spec, cell.task, range(3), recipe, threshold=est.value)
+    for run in out.runs:
+        assert run.parameters.selected["0.W_re"].tolist() == [[-1.0]]
+        assert run.parameters.selected["0.g"].tolist() == [1.0]
+        assert run.extrapolation_mse == np.nextafter(est.value, -np.inf)  # equal to the threshold
+        assert run.solved
 
 
 # --------------------------------------------------------------------------------------------------
