@@ -6,9 +6,10 @@ Ray's overhead per unit.
 
 1. **Overhead per unit.** ``--trivial`` cells of one seed and 10 iterations (almost no training) run
    through the local executor and through Ray with one unit at a time (each unit reserving every CPU,
-   so no parallelism hides the cost; the workers already started and warm); the difference of the
-   two wall times divided by the units is what each unit costs on Ray: shipping the unit and its
-   results, scheduling.
+   so no parallelism hides the cost; both sides warmed by one untimed pass: Ray's workers and this
+   process have imported nalm and compiled its kernels), alternating ``--overhead-repeats`` times;
+   the difference of the two wall times divided by the units is what each unit costs on Ray:
+   shipping the unit and its results, scheduling.
 2. **A suite slice.** ``--suite``/``--profile``/``--only`` into fresh databases, local and Ray (with
    ``--workers`` workers of one CPU each) alternating ``--repeats`` times; the printed ratio is
    local wall / Ray wall (above 1: Ray finishes first). Both store the same rows (checked).
@@ -79,7 +80,8 @@ def main() -> None:
     parser.add_argument("--only", default=None)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--trivial", type=int, default=40, help="trivial units for the overhead")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="slice repeats (0: overhead only)")
+    parser.add_argument("--overhead-repeats", type=int, default=5)
     args = parser.parse_args()
 
     import ray
@@ -103,12 +105,20 @@ def main() -> None:
         suite_file.write_text(TRIVIAL.replace("{ranges}", repr(sorted(set(ranges)))), encoding="utf-8")
         cells = plan_cells(load_suite(str(suite_file)), "quick")
         serial = RayExecutor(cpus_per_task=args.workers)  # one unit at a time
-        _run(cells, tmp / "warm.db", serial)  # workers import nalm once
-        local = _run(cells, tmp / "trivial-local.db", None)
-        remote = _run(cells, tmp / "trivial-ray.db", serial)
-        print(f"overhead: {len(cells)} trivial units, local {local:.2f} s, Ray {remote:.2f} s -> "
-              f"{(remote - local) / len(cells) * 1000:.0f} ms per unit on Ray")
+        _run(cells, tmp / "warm-ray.db", serial)  # workers import nalm and compile once
+        _run(cells, tmp / "warm-local.db", None)  # and so does this process
+        per_unit = []
+        for r in range(args.overhead_repeats):
+            local = _run(cells, tmp / f"trivial-local{r}.db", None)
+            remote = _run(cells, tmp / f"trivial-ray{r}.db", serial)
+            per_unit.append((remote - local) / len(cells))
+            print(f"overhead {r}: {len(cells)} trivial units, local {local:.2f} s, Ray {remote:.2f} s -> "
+                  f"{per_unit[-1] * 1000:.1f} ms per unit on Ray")
+        print(f"median overhead: {statistics.median(per_unit) * 1000:.1f} ms per unit")
 
+        if args.repeats < 1:
+            ray.shutdown()
+            return
         cells = plan_cells(load_suite(args.suite), args.profile, only=args.only)
         work = sum(len(c.seeds) * c.iterations for c in cells)
         print(f"slice: {args.suite} {args.profile} {args.only or '(all)'}: {len(cells)} cells, {work:,} seed-iterations")
