@@ -199,3 +199,63 @@ def test_a_tensor_step_draws_the_same_batch(device: str) -> None:
     if numba_stream.backend == "numba":
         with pytest.raises(ValueError, match="torch backend"):
             numba_stream(torch.tensor(0), 2)
+
+
+# Positions where the float32 stream's 24-bit grid lands exactly on 0 (found by scanning the hashes
+# of step 0; the test re-derives that they are zeros from the hash definition below): (seed, hash q,
+# half, 24-bit value). With n = 2 inputs a row uses one hash: row q, column 0 (high half) or 1 (low).
+_ZERO_CASES = [
+    (71, 75316, "lo", 0, (0.0,), (1.0,)),             # U[0, 1]: u = 0
+    (70, 191886, "hi", 0, (0.0,), (1.0,)),            # U[0, 1]: u = 0
+    (3, 410276, "hi", 1 << 23, (-2.0,), (4.0,)),      # U[-2, 2]: u = 1/2
+    (71, 75316, "lo", 0, (0.0, 0.0), (1.0, 2.0)),     # a union whose members both hold 0
+]
+
+
+def _expected_redraw(seed: int, q: int, half: str, lo: tuple, width: tuple) -> tuple[float, float]:
+    """(raw float32 value, redrawn value) from the definition in docs/reproducibility.md, on ints."""
+    from nalm.tasks.rng.hashing import GAMMA, MASK64, ZERO_SALT, _mix64_int
+
+    base = int(cr.step_bases(cr.run_keys([seed]), 0)[0])
+    z = _mix64_int(base + (q + 1) * GAMMA)
+    bits, coin = ((z >> 40), (z >> 39) & 1) if half == "hi" else (((z >> 8) & 0xFFFFFF), (z >> 7) & 1)
+    c = coin if len(lo) == 2 else 0
+    w32, lo32 = np.float32(width[c]), np.float32(lo[c])
+    raw = np.float32(np.float32(np.float32(bits) * np.float32(2.0**-24)) * w32) + lo32
+    z2 = _mix64_int((z ^ ZERO_SALT) & MASK64)
+    u = float((z2 >> 32) if half == "hi" else (z2 & 0xFFFFFFFF)) * 2.0**-32
+    return float(raw), float(np.float32(u * float(w32) + float(lo32)))
+
+
+@pytest.mark.parametrize("case", _ZERO_CASES, ids=lambda c: f"seed{c[0]}-{c[2]}-{len(c[4])}ranges")
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_float32_stream_redraws_exact_zeros(case: tuple, backend: str) -> None:
+    """An exact 0 (a divisor that freezes a run) is replaced by a draw from a second hash; every other
+    value keeps its bits, so rows without a 0 are unchanged."""
+    if backend == "numba" and not cr.numba_available():
+        pytest.skip("numba kernels not available")
+    seed, q, half, value, lo, width = case
+    column = 0 if half == "hi" else 1
+    raw, redrawn = _expected_redraw(seed, q, half, lo, width)
+    assert raw == 0.0 and redrawn != 0.0  # the case really is a zero of the 24-bit grid
+    keys = cr.run_keys([seed])
+    start, end = np.zeros((1, 1), np.int64), np.full((1, 1), 2, np.int64)
+    x, sums = cr.fill_uniform(keys, 0, q + 1, 2, lo, width, start, end, precision="float32", backend=backend)
+    assert float(x[0, q, column]) == redrawn
+    assert not bool((x == 0).any())
+    assert float(sums[0, q, 0]) == float(x[0, q, 0]) + float(x[0, q, 1])
+    # Every other value is the plain 24-bit mapping, computed here with numpy from the hashes.
+    from nalm.tasks.rng.hashing import GAMMA, _mix64_np
+
+    with np.errstate(over="ignore"):
+        qs = np.arange(q + 1, dtype=np.uint64)
+        z = _mix64_np(np.uint64(cr.step_bases(keys, 0)[0]) + (qs + np.uint64(1)) * np.uint64(GAMMA))
+    plain = []
+    for shift, coin_shift in ((40, 39), (8, 7)):
+        bits = ((z >> np.uint64(shift)) & np.uint64(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
+        c = ((z >> np.uint64(coin_shift)) & np.uint64(1)).astype(np.int64) if len(lo) == 2 else 0
+        w32, lo32 = np.asarray(width, np.float32)[c], np.asarray(lo, np.float32)[c]
+        plain.append((bits * w32).astype(np.float32) + lo32)
+    expected = np.stack(plain, axis=-1)
+    expected[q, column] = redrawn
+    assert np.array_equal(x[0].numpy(), expected)

@@ -16,6 +16,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from .hashing import ZERO_SALT as _ZERO_SALT_INT
+
 _G = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -33,6 +35,10 @@ _THREE = np.uint64(3)
 _M24 = np.uint64(0xFFFFFF)
 _F24 = np.float32(2.0**-24)
 _D53 = 2.0**-53
+_S32 = np.uint64(32)
+_M32 = np.uint64(0xFFFFFFFF)
+_D32 = 2.0**-32
+_ZERO_SALT = np.uint64(_ZERO_SALT_INT)
 
 
 @numba.njit(inline="always")
@@ -76,8 +82,50 @@ def _subset_sums(row, s, b, sub_start, sub_end, out_sums):  # pragma: no cover -
 
 
 @numba.njit(inline="always")
+def _zeros_in(row, n):  # pragma: no cover - compiled
+    """How many values of ``row[:n]`` are exactly 0 (a branch-free count, vectorised)."""
+    count = 0
+    for j in range(n):
+        count += row[j] == 0
+    return count
+
+
+@numba.njit(inline="always")
+def _redraw_zeros(row, base, n, L, union, lo0, w0, lo, width, lr):  # pragma: no cover - compiled
+    """Replace every exact 0 of a float32 row by a draw from a second hash, mapped in float64.
+
+    The 24-bit grid puts mass 2^-24 on exactly 0 in ranges that hold 0 (U[0, r], U[-2, 2]), and an
+    exact 0 as a divisor freezes a run. Column ``j``'s hash ``z`` gives ``z2 = mix(z ^ ZERO_SALT)``;
+    the high column of the hash takes ``u = (z2 >> 32) · 2^-32``, the low column ``u = (z2 & (2^32 - 1))
+    · 2^-32``; ``x = fl32(u·w + lo)`` in float64 with the same coin (same member of a union). Values
+    that are not 0 are untouched, so rows without a 0 keep their bits.
+    """
+    for j in range(n):
+        if row[j] != 0:
+            continue
+        high = j < L or j == 2 * L
+        p = j if j < L else (j - L if j < 2 * L else L)
+        z = _mix(base + (np.uint64(p) + _ONE) * _G)
+        z2 = _mix(z ^ _ZERO_SALT)
+        if high:
+            u = np.float64(z2 >> _S32) * _D32
+            c = np.int64((z >> _S39) & _ONE)
+        else:
+            u = np.float64(z2 & _M32) * _D32
+            c = np.int64((z >> _S7) & _ONE)
+        if union:
+            w = np.float64(width[lr, c])
+            a = np.float64(lo[lr, c])
+        else:
+            w = np.float64(w0)
+            a = np.float64(lo0)
+        t = u * w
+        row[j] = np.float32(t + a)
+
+
+@numba.njit(inline="always")
 def _row_f32(  # pragma: no cover - compiled
-    bases, rows, n, union, lo0, w0, lo, width, sub_start, sub_end, out_x, out_sums, r
+    bases, rows, n, union, lo0, w0, lo, width, sub_start, sub_end, out_x, out_sums, r, may_zero
 ):
     """Row ``r`` (run ``r // rows``, batch row ``r % rows``) of the float32 stream: two 24-bit
     uniforms per 64-bit hash.
@@ -131,6 +179,8 @@ def _row_f32(  # pragma: no cover - compiled
             t = np.float32(np.int32(z >> _S40)) * _F24
             t = t * w0
             row[n - 1] = t + lo0
+    if may_zero and _zeros_in(row, n):
+        _redraw_zeros(row, base, n, L, union, lo0, w0, lo, width, s if lo.shape[0] > 1 else 0)
     _subset_sums(row, s, b, sub_start, sub_end, out_sums)
 
 
@@ -172,21 +222,31 @@ def _bases(keys, smix):  # pragma: no cover - compiled
 @numba.njit(parallel=True, cache=True, nogil=True)
 def fill_f32(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  # pragma: no cover
     bases = _bases(keys, smix)
+    # Only a range with lo <= 0 <= lo + w can give an exact 0 (two floats sum to 0 only if they
+    # cancel); the rows of other ranges skip the zero scan.
+    may_zero = False
+    for i in range(lo.shape[0]):
+        for k in range(lo.shape[1]):
+            a = np.float64(lo[i, k])
+            if a <= 0.0 and a + np.float64(width[i, k]) >= 0.0:
+                may_zero = True
     if lo.shape[1] == 2:
         for r in prange(keys.shape[0] * rows):
             _row_f32(
-                bases, rows, n, True, lo[0, 0], width[0, 0], lo, width, sub_start, sub_end, out_x, out_sums, r
+                bases, rows, n, True, lo[0, 0], width[0, 0], lo, width, sub_start, sub_end, out_x, out_sums, r,
+                may_zero,
             )
     elif lo.shape[0] == 1:  # one range for all runs: its bounds hoisted out of the loop
         lo0 = lo[0, 0]
         w0 = width[0, 0]
         for r in prange(keys.shape[0] * rows):
-            _row_f32(bases, rows, n, False, lo0, w0, lo, width, sub_start, sub_end, out_x, out_sums, r)
+            _row_f32(bases, rows, n, False, lo0, w0, lo, width, sub_start, sub_end, out_x, out_sums, r, may_zero)
     else:  # one range per run
         for r in prange(keys.shape[0] * rows):
             s = r // rows
             _row_f32(
-                bases, rows, n, False, lo[s, 0], width[s, 0], lo, width, sub_start, sub_end, out_x, out_sums, r
+                bases, rows, n, False, lo[s, 0], width[s, 0], lo, width, sub_start, sub_end, out_x, out_sums, r,
+                may_zero,
             )
 
 

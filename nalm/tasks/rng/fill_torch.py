@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .hashing import _S_GAMMA, Precision, _lsr, mix64_torch
+from .hashing import _S_GAMMA, ZERO_SALT, Precision, _lsr, _signed, mix64_torch
 
 
 @functools.lru_cache(maxsize=64)
@@ -52,6 +52,28 @@ def _affine(u: Tensor, coin: Tensor | None, lo: Tensor, width: Tensor) -> Tensor
         return t + lo[0]
     t = u * width[coin]
     return t + lo[coin]
+
+
+def may_draw_zero(lo: Any, width: Any) -> bool:
+    """Whether ``fl32(fl32(u·w) + lo)`` can be exactly 0 for some range: only if ``lo ≤ 0 ≤ lo + w``
+    (a sum of two floats is 0 only when they cancel exactly)."""
+    lo32 = np.asarray(lo, np.float32).astype(np.float64)
+    w32 = np.asarray(width, np.float32).astype(np.float64)
+    return bool(np.any((lo32 <= 0) & (lo32 + w32 >= 0)))
+
+
+def _redraw_zeros(
+    x: Tensor, z: Tensor, L: int, c_hi: Tensor | None, c_lo: Tensor | None, lo_t: Tensor, w_t: Tensor
+) -> Tensor:
+    """The float32 stream's exact zeros replaced as the numba kernel does (``_kernels._redraw_zeros``):
+    ``z2 = mix64(z ^ ZERO_SALT)``, 32 bits per column, mapped in float64 and rounded once."""
+    z2 = mix64_torch(z ^ _signed(ZERO_SALT))
+    u_hi = _lsr(z2, 32).to(torch.float64) * 2.0**-32
+    u_lo = (z2[..., :L] & 0xFFFFFFFF).to(torch.float64) * 2.0**-32
+    lo64, w64 = lo_t.to(torch.float64), w_t.to(torch.float64)
+    r_hi = _affine(u_hi, c_hi, lo64, w64)
+    r = torch.cat([r_hi[..., :L], _affine(u_lo, c_lo, lo64, w64), r_hi[..., L:]], dim=-1)
+    return torch.where(x == 0, r.to(torch.float32), x)
 
 
 def _torch_subset_sums(
@@ -124,6 +146,8 @@ def fill_uniform_torch(
         c_lo = ((z[..., :L] >> 7) & 1) if union else None
         x_hi = _affine(u_hi, c_hi, lo_t, w_t)  # columns [0, L) and, for odd n, column n - 1
         x = torch.cat([x_hi[..., :L], _affine(u_lo, c_lo, lo_t, w_t), x_hi[..., L:]], dim=-1)
+        if may_draw_zero(lo, width):
+            x = _redraw_zeros(x, z, L, c_hi, c_lo, lo_t, w_t)
     elif precision == "float64":
         lo_t, w_t = ranges_dev or range_tensors(lo, width, torch.float64, device)
         q = torch.arange(1, n + 1, device=device, dtype=torch.int64).view(1, 1, n)
