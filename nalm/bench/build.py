@@ -11,8 +11,10 @@ from typing import Any
 from nalm.errors import ConfigError
 from nalm.tasks import Task
 from nalm.tasks.article import ArticleTask
+from nalm.tasks.heim2020 import NPULargeTask
 from nalm.tasks.inalu_data import INALUArithmeticTask
 from nalm.tasks.npu_simple import NPUSimpleTask
+from nalm.tasks.recurrent import RecurrentArithmeticTask
 from nalm.tasks.presets import (
     PRIMER_RANGES,
     PRIMER_SUBSET_RATIOS,
@@ -36,6 +38,11 @@ from .schema import (
 )
 
 __all__ = ["build_recipe", "build_task", "range_spec", "spec_from_config", "task_from_config"]
+
+
+def is_recurrent(task: Task) -> bool:
+    """Whether a task's inputs are sequences, so its model is a recurrent network (the recurrent task)."""
+    return getattr(task, "name", None) == "recurrent"
 
 
 def range_spec(suite: Suite, name: str) -> tuple[Any, Any]:
@@ -74,6 +81,15 @@ def build_task(suite: Suite, block: GridBlock, op: str, range_name: str | None) 
             interpolation_range=interp, extrapolation_range=extrap,
             allow_zero_denominator=block.allow_zero_denominator,
         )
+    if kind == "recurrent":
+        kwargs = {}
+        for name in ("input_size", "subset_ratio", "overlap_ratio", "num_subsets", "seq_length",
+                     "extrapolation_length"):
+            if getattr(block, name) is not None:
+                kwargs[name] = getattr(block, name)
+        if range_name is not None:
+            kwargs["interpolation_range"], kwargs["extrapolation_range"] = range_spec(suite, range_name)
+        return RecurrentArithmeticTask(op, **kwargs)
     if kind == "article":
         return ArticleTask(op)  # type: ignore[arg-type]
     if kind == "inalu_arith":
@@ -83,6 +99,8 @@ def build_task(suite: Suite, block: GridBlock, op: str, range_name: str | None) 
         return INALUArithmeticTask(
             op, interpolation=(dist, *rd.interpolation), extrapolation=(dist, *rd.extrapolation)
         )
+    if kind == "npu_large":
+        return NPULargeTask(op, **({"input_size": block.input_size} if block.input_size else {}))
     return NPUSimpleTask()
 
 
@@ -175,6 +193,7 @@ _TASK_KINDS: dict[str, Any] = {
     "article": ArticleTask,
     "npu_simple": NPUSimpleTask,
     "inalu_arith": INALUArithmeticTask,
+    "npu_large": NPULargeTask,
 }
 
 
@@ -197,6 +216,6 @@ def spec_from_config(config: Mapping[str, Any], task: Task) -> ModelSpec:
         units = tuple(config["units"])
         options = tuple(dict(o) for o in config.get("options") or ())
         return ModelSpec(units, task.in_features, task.out_features, hidden=int(config.get("hidden", 2)),
-                         options=options)
+                         options=options, recurrent=is_recurrent(task))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"stored config: cannot rebuild its model ({exc})") from None

@@ -21,7 +21,7 @@ Format (all keys are checked; unknown keys are errors)::
 
     [recipe]                         # how each cell's TrainRecipe is made
     kind = "default"                 # nalm.training.recipes.default_recipe(output unit, op, setting)
-    setting = "madsen2020"           # or "primer2022", "schlor2020"
+    setting = "madsen2020"           # or "primer2022", "schlor2020", "heim2020"
     batch_size = 128
     # kind = "plain": no regularizers; optimizer = "adam"|"rmsprop"|"sgd"|"rmsprop_tf1",
     #   lr = ... (required)
@@ -69,12 +69,15 @@ Format (all keys are checked; unknown keys are errors)::
     [[grid]]                         # blocks of cells: models × ops × ranges
     name = "main"
     task = "static"                  # static | static_simple | primer | article | npu_simple |
-                                     # inalu_arith
+                                     # inalu_arith | recurrent | npu_large (Heim et al.'s 100 Sobol inputs;
+                                     # ops add, mul, div = 1/a, root = √a; input_size only)
     models = ["NMU", "NAU"]
     ops = ["add", "mul"]             # npu_simple: ["all"]
     ranges = ["1_2"]                 # optional (primer: required)
     input_size = 100                 # optional task field (static, primer)
     num_subsets = 1                  # optional (static): 1 for a one-operand op on one input
+    seq_length = 10                  # optional (recurrent): training sequence length
+    extrapolation_length = 100       # optional (recurrent): the scored test sequences' length
     protocol_iterations = 200000     # optional
     iterations = { quick = 50000 }   # optional per-profile iterations
     seeds = { quick = 20 }           # optional per-profile seeds
@@ -114,8 +117,9 @@ from pydantic import (
 
 from nalm.errors import ConfigError
 from nalm.policies import THRESHOLD_POLICIES
+from nalm.tasks.heim2020 import LARGE_OPS
 from nalm.tasks.inalu_data import INALU_OPS, normalize_distribution
-from nalm.tasks.ops import ARTICLE_OPS, OPS, PRIMER_OPS
+from nalm.tasks.ops import ARTICLE_OPS, OPS, PRIMER_OPS, RECURRENT_OPS
 from nalm.tasks.presets import PRIMER_RANGES
 from nalm.tasks.ranges import normalize_range
 from nalm.units import available_units, create
@@ -127,7 +131,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TASK_KINDS = ("static", "static_simple", "primer", "article", "npu_simple", "inalu_arith")
+TASK_KINDS = ("static", "static_simple", "primer", "article", "npu_simple", "inalu_arith", "npu_large", "recurrent")
 PROFILE_SCHEDULES = ("scale", "truncate")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _MODEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
@@ -166,7 +170,7 @@ class _Frozen(BaseModel):
 
 class RecipeDef(_Frozen):
     kind: Literal["default", "plain"]
-    setting: Literal["madsen2020", "primer2022", "schlor2020"] | None = None
+    setting: Literal["madsen2020", "primer2022", "schlor2020", "heim2020"] | None = None
     optimizer: Literal["adam", "rmsprop", "sgd", "rmsprop_tf1"] = "adam"
     lr: PosFloat | None = None
     batch_size: PosInt = 128
@@ -258,7 +262,7 @@ class PublishedDef(_Frozen):
 
 class GridBlock(_Frozen):
     name: Slug
-    task: Literal["static", "static_simple", "primer", "article", "npu_simple", "inalu_arith"]
+    task: Literal["static", "static_simple", "primer", "article", "npu_simple", "inalu_arith", "npu_large", "recurrent"]
     models: tuple[ModelKey, ...] = Field(min_length=1)
     ops: tuple[StrictStr, ...] = Field(min_length=1)
     ranges: tuple[Slug, ...] = ()
@@ -266,6 +270,8 @@ class GridBlock(_Frozen):
     subset_ratio: Ratio | None = None
     overlap_ratio: Ratio | None = None
     num_subsets: PosInt | None = None
+    seq_length: PosInt | None = None
+    extrapolation_length: PosInt | None = None
     protocol_iterations: PosInt | None = None
     iterations: dict[Slug, PosInt] = Field(default_factory=dict)
     seeds: dict[Slug, PosInt] = Field(default_factory=dict)
@@ -428,12 +434,16 @@ def load_suite(name_or_path: str) -> Suite:
 def _ops_for(kind: str) -> tuple[str, ...]:
     if kind in ("static", "static_simple"):
         return OPS
+    if kind == "recurrent":
+        return RECURRENT_OPS
     if kind == "primer":
         return PRIMER_OPS
     if kind == "article":
         return ARTICLE_OPS
     if kind == "inalu_arith":
         return INALU_OPS
+    if kind == "npu_large":
+        return LARGE_OPS
     return ("all",)
 
 
@@ -473,7 +483,7 @@ def check_references(suite: Suite) -> None:
 
     r = suite.recipe
     if r.kind == "default" and r.setting is None:
-        raise err("recipe.setting", "required for kind = 'default' (madsen2020, primer2022 or schlor2020)")
+        raise err("recipe.setting", "required for kind = 'default' (madsen2020, primer2022, schlor2020 or heim2020)")
     if r.kind == "plain" and r.lr is None:
         raise err("recipe.lr", "required for kind = 'plain'")
     if r.kind == "plain" and r.setting is not None:
@@ -549,6 +559,18 @@ def check_references(suite: Suite) -> None:
                 if rn in suite.ranges and suite.ranges[rn].distribution is not None:
                     raise err(f"{where}.ranges[{j}]", f"range {rn!r} has a distribution: task "
                               "'inalu_arith' only")
+        if b.task == "npu_large":
+            for field in ("ranges", "subset_ratio", "overlap_ratio", "num_subsets"):
+                if getattr(b, field) not in (None, ()):
+                    raise err(f"{where}.{field}", "not a setting of task 'npu_large' (fixed by the protocol)")
+        if b.task != "recurrent":
+            for field in ("seq_length", "extrapolation_length"):
+                if getattr(b, field) is not None:
+                    raise err(f"{where}.{field}", f"not a setting of task {b.task!r} (recurrent only)")
+        if b.task == "recurrent":
+            if len(b.ranges) > 1:
+                raise err(f"{where}.ranges", "task 'recurrent' takes at most one range pair (its "
+                          "interpolation range and the range test's range)")
         if b.task in ("static_simple", "article", "npu_simple"):
             for field in ("ranges", "input_size", "subset_ratio", "overlap_ratio", "num_subsets"):
                 if getattr(b, field) not in (None, ()):

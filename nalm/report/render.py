@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nalm.report import averages
+from nalm.report import averages, medians
 from nalm.report.summary import CellSummary
 from nalm.stats import MeanEstimate
 
@@ -250,6 +250,12 @@ def _pooled_markdown(pooled: Sequence[averages.RangeAverage]) -> str:
     return "\n".join(lines)
 
 
+def _table_markdown(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
 def render_markdown(
     cells: Sequence[CellSummary],
     plots: Mapping[str, Sequence[tuple[str, str]]] | None = None,
@@ -266,6 +272,10 @@ def render_markdown(
         pooled = averages.range_averages(group)
         if pooled:
             parts += ["Pooled over the range pairs:", "", _pooled_markdown(pooled), ""]
+        median_rows = medians.median_rows(group)
+        if median_rows:
+            parts += ["Median ± MAD over runs, as the paper reports them:", "",
+                      _table_markdown(medians.HEADERS, medians.rows(median_rows)), ""]
         sources = _sources(group)
         if sources:
             parts += ["Published numbers: " + "; ".join(sources) + ".", ""]
@@ -331,6 +341,15 @@ def render_html(
                 body.append("<tr>" + "".join(
                     f'<td{_check_class(v) if h == "check" else ""}>{e(v)}</td>'
                     for h, v in zip(averages.HEADERS, row)) + "</tr>")
+            body.append("</tbody></table>")
+        median_rows = medians.median_rows(group)
+        if median_rows:
+            body.append("<p>Median ± MAD over runs, as the paper reports them:</p><table><thead><tr>"
+                        + "".join(f"<th>{e(h)}</th>" for h in medians.HEADERS) + "</tr></thead><tbody>")
+            for row in medians.rows(median_rows):
+                body.append("<tr>" + "".join(
+                    f'<td{_check_class(v) if h == "check" else ""}>{e(v)}</td>'
+                    for h, v in zip(medians.HEADERS, row)) + "</tr>")
             body.append("</tbody></table>")
         sources = _sources(group)
         if sources:

@@ -101,6 +101,11 @@ class CellSummary:
     interpolation_successes: int | None = None
     interpolation_runs: int = 0
     published_interpolation_interval: PublishedInterval | None = None
+    #: Every run's extrapolation MSE at its scored point (NaN: diverged or failed), in run order.
+    extrapolation_mses: tuple[float, ...] = field(default=(), repr=False)
+    #: The NPU paper's simple-task statistic per output (each run's final model's mean absolute error
+    #: on the paper's grids, run order), where the report computed it (nalm.report.medians).
+    paper_errors: Mapping[str, tuple[float, ...]] | None = field(default=None, repr=False)
 
     @property
     def interpolation_rate(self) -> float | None:
@@ -238,6 +243,7 @@ def summarize_cell(
         sparsity_error_mean=statistics.fmean(sparsity) if sparsity else None,
         sparsity_error_fit=sparse_fit,
         extrapolation_mse_median=_median_inf(r.extrapolation_mse for r in results),
+        extrapolation_mses=tuple(float(r.extrapolation_mse) for r in results),
         thresholds=tuple(sorted({r.threshold for r in results})),
         threshold_policies=tuple(sorted({r.threshold_policy for r in runs})),
         seed_iterations_per_second=statistics.fmean(rates) if rates else None,

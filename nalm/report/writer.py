@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from nalm.errors import ConfigError
+from nalm.report import medians
 from nalm.report import plots as plotting
 from nalm.report.render import render_csv, render_html, render_markdown, write_parquet
 from nalm.report.summary import CellSummary, summarize
@@ -47,7 +48,7 @@ def load_cells(store: ResultsStore, suite: str | None = None) -> tuple[list[Cell
     runs = store.runs(suite)
     if not runs:
         raise ReportError(f"{store.path} holds no runs")
-    return summarize(runs), runs
+    return medians.with_paper_errors(store, summarize(runs)), runs
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -24,6 +24,24 @@ PARAMETER_GROUPS: tuple[str, ...] = ("weights", "gate")
 SELECTIONS: tuple[str, ...] = ("best", "final")
 
 
+#: Regularizers over every parameter of the network rather than one unit's: a recipe may schedule
+#: them under these names in ``regularizers`` (the NPU paper's ``β·‖θ‖``, Heim et al. 2020).
+#: ``"param_norms"``: Σ over the parameter arrays P of their Frobenius norm ‖P‖₂ — what the paper's
+#: Julia scripts compute with ``norm(ps, 1)`` over Flux ``Params`` (Julia's norm of a collection
+#: takes each element's own 2-norm); its gradient at an all-zero array is 0 (torch's subgradient).
+#: ``"param_l1"``: the element-wise Σ|θ| the paper's text writes.
+MODEL_REGULARIZERS: tuple[str, ...] = ("param_norms", "param_l1")
+
+
+def model_regularizer(name: str, params: Sequence[Tensor]) -> Tensor:
+    """Per-run value ``[S]`` of a :data:`MODEL_REGULARIZERS` term over stacked parameters ``[S, ...]``."""
+    if name == "param_norms":
+        return torch.stack([torch.linalg.vector_norm(p.flatten(1), dim=1) for p in params]).sum(dim=0)
+    if name == "param_l1":
+        return torch.stack([p.abs().flatten(1).sum(dim=1) for p in params]).sum(dim=0)
+    raise ConfigError(f"regularizers: unknown model regularizer {name!r} ({', '.join(MODEL_REGULARIZERS)})")
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
     """``lr`` is one value, or (Adam only) a tuple with one learning rate per run."""

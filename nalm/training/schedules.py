@@ -76,6 +76,29 @@ class StepExponential:
 
 
 @dataclass(frozen=True)
+class ExpGrowth:
+    """The NPU paper scripts' ``ExpGrowth`` β (Heim et al. 2020, ``src/schedules.jl``): the counter is
+    advanced *before* each update, so the update at 0-based step t uses
+    ``start · factor^⌊(t + 1) / every⌋``, never above ``end`` — one update earlier than
+    :class:`StepExponential` (the update at t = every − 1 already has the grown value)."""
+
+    start: float
+    end: float
+    factor: float = 10.0
+    every: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not (0 < self.start <= self.end):
+            raise ConfigError(f"start/end: need 0 < start <= end, got {self.start} and {self.end}")
+        if self.factor <= 1 or self.every < 1:
+            raise ConfigError("factor/every: need factor > 1 and every >= 1")
+
+    def __call__(self, step: int, state: ScheduleState) -> float:
+        value = self.start * self.factor ** ((step + 1) // self.every)
+        return self.end if value >= self.end * (1 - 1e-9) else value
+
+
+@dataclass(frozen=True)
 class GatedConstant:
     """iNALU's rule (nalm-benchmark): ``value`` once ``step > after`` and the run's last logged
     interpolation MSE is below ``below``, else 0 — decided per run."""

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from nalm.errors import ConfigError
 
+from .recipe import MODEL_REGULARIZERS, model_regularizer
 from .runs import BatchedRuns, RunGroup
 
 Backend = Literal["eager", "compile", "cuda_graph"]
@@ -58,6 +59,11 @@ def cuda_graph_unsupported(groups: Sequence[RunGroup], recipe: Any) -> str | Non
         if not getattr(group.task, "device_steps", False):
             return f"task {type(group.task).__name__} draws its batches from a host-side step"
     return None
+
+
+def _model_terms(recipe: Any) -> tuple[str, ...]:
+    """The recipe's regularizers that are the whole network's (:data:`MODEL_REGULARIZERS`)."""
+    return tuple(n for n in recipe.regularizers if n in MODEL_REGULARIZERS)
 
 
 def _own_code(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,7 +102,7 @@ class Update:
             self.diverged_on_device = torch.full((S,), -1, dtype=torch.long, device=runs.device)
             self.scale_buffers = (
                 {n: torch.zeros(S, dtype=runs.dtype, device=runs.device) for n in runs.recipe.regularizers}
-                if runs.regularized
+                if runs.regularized or _model_terms(runs.recipe)
                 else {}
             )
 
@@ -104,7 +110,7 @@ class Update:
     def scales(self, step: int) -> Mapping[str, Any]:
         """The regularizer scales of ``step``, in the form this backend's loss takes."""
         runs = self.runs
-        if not runs.recipe.regularizers or not runs.regularized:
+        if not runs.recipe.regularizers or not (runs.regularized or _model_terms(runs.recipe)):
             return {}
         values = {n: schedule(step, runs.schedule_state) for n, schedule in runs.recipe.regularizers.items()}
         if self.on_device:
@@ -132,6 +138,9 @@ class Update:
             for name, value in layer.regularizers().items():
                 if name in scales:
                     totals[name] = totals[name] + value if name in totals else value
+        for name in _model_terms(self.runs.recipe):  # over every parameter of the network
+            if name in scales:
+                totals[name] = model_regularizer(name, self.runs.params)
         penalty: Tensor | None = None
         for name, total in totals.items():
             scale = scales[name]

@@ -27,7 +27,8 @@ class NALU(ArithmeticUnit):
     ``"article"``: truncated normal, std 0.02, for every parameter (the TensorFlow article's demo);
     ``"schlor2020"``: Ŵ ~ N(1, 0.1²), M̂ ~ N(−1, 0.1²), G ~ N(0, 0.1²), what the iNALU paper's
     experiment scripts give their NALU baselines ("NALU (m)"/"NALU (v)"; for one output the two are
-    the same unit).
+    the same unit); ``"small"``: every parameter U[0, 0.1), as the NPU paper's large-scale runs
+    start their NALUs (Heim et al. 2020).
     The gate has no bias, as in the paper. Domain: the multiplicative path loses the sign of x and
     inherits NAC•'s singularity at x = 0 for negative weights; the gate is known to converge
     close to randomly (Madsen & Johansen 2020), so NALU often fails to learn ×.
@@ -42,13 +43,13 @@ class NALU(ArithmeticUnit):
         *,
         shared_weights: bool = True,
         eps: float = DEFAULT_LOG_EPS,
-        init: NACInit | Literal["schlor2020"] = "madsen",
+        init: NACInit | Literal["schlor2020", "small"] = "madsen",
         device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__(in_features, out_features)
-        if init not in ("madsen", "article", "schlor2020"):
-            raise ValueError(f"init must be 'madsen', 'article' or 'schlor2020', got {init!r}")
+        if init not in ("madsen", "article", "schlor2020", "small"):
+            raise ValueError(f"init must be 'madsen', 'article', 'schlor2020' or 'small', got {init!r}")
         self.shared_weights = bool(shared_weights)
         self.eps = float(eps)
         self.init = init
@@ -73,6 +74,12 @@ class NALU(ArithmeticUnit):
             if self.init == "article":
                 for p in self.parameters():
                     nn.init.trunc_normal_(p, std=0.02, a=-0.04, b=0.04)
+                return
+            if self.init == "small":
+                # The NPU paper's large-scale runs: every NALU matrix U[0, 0.1) (rand(…)/10; their
+                # NeuralArithmetic.jl NALU's gate bias, set to 0 there, does not exist here).
+                for p in self.parameters():
+                    p.uniform_(0.0, 0.1)
                 return
             if self.init == "schlor2020":
                 # The iNALU experiment scripts set these for every layer they build, NALUs included

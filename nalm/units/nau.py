@@ -16,7 +16,7 @@ from ._init import glorot_uniform_radius, nau_uniform_radius
 from ._options import check_choice, oob_mode_option
 
 OOBMode = Literal["clip", "regularized"]
-NAUInit = Literal["madsen", "glorot"]
+NAUInit = Literal["madsen", "glorot", "small"]
 
 
 class SignedUnitWeightContract:
@@ -58,7 +58,11 @@ class NAU(SignedUnitWeightContract, ArithmeticUnit):
     scaled by ``λ̂ · S_lin(t)`` by the training loop.
 
     Initialisation: ``"madsen"`` (default, reference code) is U[−r, r] with the Glorot-uniform bound
-    capped at 0.5; ``"glorot"`` is the paper's plain Glorot uniform.
+    capped at 0.5; ``"glorot"`` is the paper's plain Glorot uniform; ``"small"`` is U[0, 0.1), as the
+    NPU paper's large-scale runs start their NAU (Heim et al. 2020, ``rand(…)/10``).
+
+    ``clamp=False``: no clamp in the forward pass and no projection (``y = x Wᵀ`` with the raw W), as
+    NeuralArithmetic.jl's NAU, which the NPU paper's experiments use; default True.
 
     Domain: all of ℝ; the output is exact for integer-valued W and never NaN for finite inputs
     (it overflows only where ``x Wᵀ`` itself does).
@@ -71,18 +75,24 @@ class NAU(SignedUnitWeightContract, ArithmeticUnit):
         *,
         oob_mode: OOBMode = "clip",
         init: NAUInit = "madsen",
+        clamp: bool = True,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__(in_features, out_features)
         oob_mode = oob_mode_option(oob_mode)
-        check_choice("init", init, ("madsen", "glorot"))
+        check_choice("init", init, ("madsen", "glorot", "small"))
+        self.clamp = bool(clamp)
         self.oob_mode = oob_mode
         self.init = init
         self.W = nn.Parameter(torch.empty(out_features, in_features, **factory_kwargs(device, dtype)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        if self.init == "small":
+            with torch.no_grad():
+                self.W.uniform_(0.0, 0.1)
+            return
         if self.init == "madsen":
             r = nau_uniform_radius(self.in_features, self.out_features)
         else:
@@ -92,10 +102,16 @@ class NAU(SignedUnitWeightContract, ArithmeticUnit):
 
     @property
     def weight(self) -> Tensor:
-        return self.W.clamp(-1.0, 1.0)
+        return self.W.clamp(-1.0, 1.0) if self.clamp else self.W
 
     def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight)
 
+    @torch.no_grad()
+    def project_(self) -> None:
+        if self.clamp:
+            super().project_()
+
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, oob_mode={self.oob_mode!r}, init={self.init!r}"
+        extra = "" if self.clamp else ", clamp=False"
+        return f"{super().extra_repr()}, oob_mode={self.oob_mode!r}, init={self.init!r}{extra}"

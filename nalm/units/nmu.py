@@ -16,7 +16,7 @@ from ._base import ArithmeticUnit, factory_kwargs, is_compiling, mean_over_last
 from ._options import check_choice, oob_mode_option
 
 OOBMode = Literal["clip", "regularized"]
-NMUInit = Literal["madsen", "paper"]
+NMUInit = Literal["madsen", "paper", "small"]
 
 
 # Products over at most this many inputs are written as multiplications (see nmu_product).
@@ -56,8 +56,13 @@ def nmu_oob(W: Tensor) -> Tensor:
 
 
 def init_nmu_(W: Tensor, init: str) -> None:
-    """``"madsen"``: U[0.25, 0.75] (reference code); ``"paper"``: mean ½, variance ¼ (uncapped)."""
+    """``"madsen"``: U[0.25, 0.75] (reference code); ``"paper"``: mean ½, variance ¼ (uncapped);
+    ``"small"``: U[0, 0.1) (the NPU paper's large-scale runs)."""
     # The reference computes r = min(0.25, √3·√Var) with Var = ¼; only the cap makes it fit [0, 1].
+    if init == "small":  # U[0, 0.1): the NPU paper's large-scale runs (Heim et al. 2020, rand(…)/10)
+        with torch.no_grad():
+            W.uniform_(0.0, 0.1)
+        return
     r = 0.25 if init == "madsen" else math.sqrt(3.0) * 0.5
     with torch.no_grad():
         W.uniform_(0.5 - r, 0.5 + r)
@@ -104,7 +109,7 @@ class NMU(UnitIntervalWeightContract, ArithmeticUnit):
     code caps the uniform radius at 0.25, i.e. U[0.25, 0.75] (Var = 1/48). ``init="madsen"`` (default)
     is the code; ``init="paper"`` draws U[½ − √3/2, ½ + √3/2], which has the paper's moments but lies
     partly outside [0, 1] until the first ``project_()`` (or is clamped in the forward pass in
-    ``"regularized"`` mode).
+    ``"regularized"`` mode). ``init="small"`` is U[0, 0.1), as the NPU paper's large-scale runs.
 
     Domain: all of ℝ, including zero and negative inputs, which are handled exactly (no log/exp/ε).
     The product of ``in_features`` factors can overflow or underflow for large magnitudes or many
@@ -123,7 +128,7 @@ class NMU(UnitIntervalWeightContract, ArithmeticUnit):
     ) -> None:
         super().__init__(in_features, out_features)
         oob_mode = oob_mode_option(oob_mode)
-        check_choice("init", init, ("madsen", "paper"))
+        check_choice("init", init, ("madsen", "paper", "small"))
         self.oob_mode = oob_mode
         self.init = init
         self.W = nn.Parameter(torch.empty(out_features, in_features, **factory_kwargs(device, dtype)))

@@ -23,6 +23,9 @@ EXPECTED = {
     "primer2022": ((2 * 2 + 1 + 3 * 2 + 3 * 4) * 9 + 3 * 9, (2 + 1 + 1) * 9),
     # iNALU experiment 1: 4 models x 4 operations x 7 distribution pairs; quick: 3 models x 4 ops x 1
     "schlor2020": (4 * 4 * 7, 3 * 4),
+    # NPU paper: large-scale task 5 models x 4 operations + simple task 4 models; quick: the simple
+    # task's NALU left out (tests/bench/test_heim2020.py)
+    "heim2020": (5 * 4 + 4, 5 * 4 + 3),
 }
 
 
