@@ -1,7 +1,8 @@
-"""Seed-iterations per second: one run per process (reference style) vs nalm's batched trainer.
+"""Seed-iterations per second: one run per process (the reference, and a loop in its style) vs nalm's
+batched trainer.
 
     python benchmarks/bench_trainer.py [--iterations 3000] [--sizes 1,10,100,1000] [--repeats R]
-                                       [--compile] [--profile] [--device cuda]
+                                       [--compile] [--profile] [--device cuda] [--stable-nalu CHECKOUT]
 
 Workload (issue 5): the static arithmetic task, 100 inputs, NAU → NMU, batch 128, fresh data for
 every run at every step, Adam, the NMU model's regularizer and projections, evaluation every 1,000
@@ -11,6 +12,15 @@ steps on the 10,000-row interpolation and extrapolation sets.
     draws each batch (float64, then cast), torch modules with per-layer regularizer and
     projection calls, torch.optim.Adam. Its rate is measured as the difference of two run
     lengths so set-up is excluded, as the reference figure in shared/reference was.
+(a') with ``--stable-nalu CHECKOUT``: the reference itself — stable-nalu's
+    ``experiments/simple_function_static.py`` (NAU first layer, NMU second, ``--operation mul
+    --input-size 100``, its defaults otherwise: batch 128, Adam 1e-3, evaluation and TensorBoard
+    logging every 1,000 iterations), one process per run on one thread (``LSB_DJOB_NUMPROC=1``, as its
+    ``bsub -n 1`` jobs ran), started through ``stable_nalu_boot.py``. Its rate is the difference of
+    two run lengths (process start-up and imports excluded, as in (a)); the wall time of one process
+    of ``--iterations`` is printed beside it. Get a checkout with ``git clone
+    https://github.com/AndreasMadsen/stable-nalu`` (this script never downloads) and install its
+    dependencies ``pip install tensorboardX pandas``; nothing else of it is needed.
 (b) nalm's trainer at several S, each run with its own data stream.
     Its "steady" rate is measured like (a), as the difference of two run lengths, so set-up
     (building S models, evaluation sets) is excluded; the "wall" rate of one call includes it.
@@ -51,6 +61,10 @@ def _rate(work: float, seconds: float) -> float:
 def _median(values) -> float:
     finite = [v for v in values if v == v]
     return statistics.median(finite) if finite else float("nan")
+
+
+def _joined(values) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
 
 
 def reference_style(iterations: int, seed: int = 0) -> float:
@@ -97,6 +111,43 @@ def reference_rate(iterations: int) -> float:
     return _rate(iterations, long - short)
 
 
+STABLE_NALU_ARGS = (
+    "--layer-type", "ReRegualizedLinearMNAC", "--first-layer", "ReRegualizedLinearNAC",
+    "--operation", "mul", "--input-size", "100", "--no-cuda", "--name-prefix", "bench",
+    "--remove-existing-data",
+)
+
+
+def stable_nalu_run(checkout: str, iterations: int, out_dir: str) -> float:
+    """Wall time of one stable-nalu process of ``iterations`` (start-up included)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    boot = Path(__file__).with_name("stable_nalu_boot.py")
+    script = Path(checkout) / "experiments" / "simple_function_static.py"
+    env = dict(os.environ, PYTHONPATH=str(checkout), LSB_DJOB_NUMPROC="1", TENSORBOARD_DIR=out_dir,
+               SAVE_DIR=out_dir)
+    command = [sys.executable, str(boot), str(script), *STABLE_NALU_ARGS, "--max-iterations", str(iterations)]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=out_dir, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"stable-nalu failed ({' '.join(command)}):\n{done.stderr[-2000:]}")
+    return wall
+
+
+def stable_nalu_rate(checkout: str, iterations: int) -> tuple[float, float]:
+    """(steady iterations/s by the difference of two run lengths, wall time of the longer process)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out_dir:
+        short = stable_nalu_run(checkout, iterations // 4, out_dir)
+        long = stable_nalu_run(checkout, iterations // 4 + iterations, out_dir)
+    return _rate(iterations, long - short), long
+
+
 def nalm_rate(runs: int, iterations: int, device: str = "cpu", compile: bool = False) -> tuple[float, float]:
     """Seed-iterations/s of one ``train()`` call, set-up (and compilation) included, and its wall time."""
     recipe = default_recipe("nmu", "mul", setting="madsen2020", iterations=iterations)
@@ -126,6 +177,8 @@ def main() -> None:
                         help="also measure train(..., compile=True) (Inductor), set-up excluded")
     parser.add_argument("--profile", action="store_true", help="profile S=100 (cProfile + torch)")
     parser.add_argument("--device", default="cpu", help="device of nalm's trainer (cpu, cuda)")
+    parser.add_argument("--stable-nalu", default=None, metavar="CHECKOUT",
+                        help="also measure the reference itself from a stable-nalu checkout (see (a'))")
     parser.add_argument("--reference-iterations", type=int, default=None,
                         help="iterations of the reference-style loop (default: --iterations)")
     args = parser.parse_args()
@@ -145,41 +198,66 @@ def main() -> None:
         for runs in sizes:  # compile once outside the timings (the FX graph cache keeps it)
             compile_seconds[runs] = nalm_rate(runs, 20, args.device, compile=True)[1]
     base_rates: list[float] = []
-    rates: dict[tuple[int, bool], list[tuple[float, float, float]]] = {v: [] for v in variants}
+    peer_rates: list[float] = []
+    peer_walls: list[float] = []
+    rates: dict[tuple[int, bool], list[dict[str, float]]] = {v: [] for v in variants}
     reference_iterations = args.reference_iterations or args.iterations
+
+    def around() -> tuple[float, float]:
+        """The style loop's rate and (with --stable-nalu) the reference's, measured now."""
+        loop = reference_rate(reference_iterations)
+        base_rates.append(loop)
+        peer = float("nan")
+        if args.stable_nalu:
+            peer, wall = stable_nalu_rate(args.stable_nalu, reference_iterations)
+            peer_rates.append(peer)
+            peer_walls.append(wall)
+        return loop, peer
+
     for _ in range(args.repeats):
-        before = reference_rate(reference_iterations)
-        base_rates.append(before)
+        before = around()
         for runs, compiled in variants:
             iterations = args.iterations if runs <= 100 or args.device != "cpu" else max(500, args.iterations // 3)
             steady = steady_rate(runs, iterations, args.device, compile=compiled)
             rate = wall = float("nan")
             if not compiled:
                 rate, wall = nalm_rate(runs, iterations, args.device)
-            after = reference_rate(reference_iterations)
-            base_rates.append(after)
-            base = (before + after) / 2  # the loop's rate around this measurement
-            rates[(runs, compiled)].append((steady, steady / base, rate, rate / base, wall))
+            after = around()
+            loop = (before[0] + after[0]) / 2  # the rates around this measurement
+            peer = (before[1] + after[1]) / 2
+            rates[(runs, compiled)].append(dict(
+                steady=steady, loop_ratio=steady / loop, peer_ratio=steady / peer, rate=rate,
+                wall_loop_ratio=rate / loop, wall_peer_ratio=rate / peer, wall=wall,
+            ))
             before = after
     base = _median(base_rates)
     print(f"(a) reference style, 1 run/process, CPU: median {base:10.0f} iterations/s over "
           f"{len(base_rates)} measurements ({min(base_rates):.0f}-{max(base_rates):.0f})")
-    print("(b) nalm trainer, seed-iterations/s and ratio to (a) measured around it; 'steady' excludes")
-    print("    set-up (and compiling) as (a) does; 'wall' is one train() call of --iterations, set-up")
-    print("    included (eager only)")
+    if args.stable_nalu:
+        print(f"(a') stable-nalu itself, 1 run/process, 1 thread: median {_median(peer_rates):10.0f} iterations/s "
+              f"over {len(peer_rates)} measurements ({min(peer_rates):.0f}-{max(peer_rates):.0f}); one process of "
+              f"{reference_iterations // 4 + reference_iterations} iterations: median {_median(peer_walls):.1f} s wall")
+    print("(b) nalm trainer, seed-iterations/s and ratios to (a) [and (a')] measured around it; 'steady'")
+    print("    excludes set-up (and compiling) as (a) does; 'wall' is one train() call of --iterations,")
+    print("    set-up included (eager only)")
     for (runs, compiled), values in rates.items():
-        steady = _median(v[0] for v in values)
-        ratio = _median(v[1] for v in values)
-        invalid = sum(v[1] != v[1] for v in values)
-        spread = f" (ratios {', '.join(f'{v[1]:.1f}' for v in values)})" if args.repeats > 1 else ""
+        steady = _median(v["steady"] for v in values)
+        ratio = _median(v["loop_ratio"] for v in values)
+        invalid = sum(v["loop_ratio"] != v["loop_ratio"] for v in values)
+        spread = f" (ratios {_joined(v['loop_ratio'] for v in values)})" if args.repeats > 1 else ""
         line = (f"    S={runs:5d} {args.device} {'compiled' if compiled else 'eager   '}: steady "
-                f"{steady:10.0f} = {ratio:6.1f}x{spread}")
+                f"{steady:10.0f} = {ratio:6.1f}x style{spread}")
+        if args.stable_nalu:
+            peer_spread = f" ({_joined(v['peer_ratio'] for v in values)})" if args.repeats > 1 else ""
+            line += f", {_median(v['peer_ratio'] for v in values):6.1f}x stable-nalu{peer_spread}"
         if invalid:
             line += f" [{invalid} invalid pair(s) left out: the longer run was not slower]"
         if not compiled:
-            wall_rate = _median(v[2] for v in values)
-            line += (f"; wall {wall_rate:10.0f} = {_median(v[3] for v in values):6.1f}x "
-                     f"({_median(v[4] for v in values):.1f} s)")
+            wall_rate = _median(v["rate"] for v in values)
+            line += (f"; wall {wall_rate:10.0f} = {_median(v['wall_loop_ratio'] for v in values):6.1f}x style")
+            if args.stable_nalu:
+                line += f", {_median(v['wall_peer_ratio'] for v in values):6.1f}x stable-nalu"
+            line += f" ({_median(v['wall'] for v in values):.1f} s)"
         if compiled:
             line += f"; first call (compiling, 20 steps) {compile_seconds[runs]:.1f} s"
         print(line)
