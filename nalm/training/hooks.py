@@ -5,7 +5,52 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..tasks.rng.hashing import MASK64, _mix64_int
 from .recipe import HookContext
+
+
+class _StallHistory:
+    """Each run's loss history since its last re-initialisation, and iNALU's stall test on it.
+
+    Kept as prefix sums (of values and squares) with a per-run window start, so the test is a few
+    vectorised gathers over all runs, independent of the history's length. A run is stalled when its
+    history holds more than ``min_history`` entries, mean(first half) ≤ mean(second half) + std(second
+    half) (population sd) and mean(second half) > ``loss_floor``.
+    """
+
+    def __init__(self, runs: int, iterations: int) -> None:
+        self._sums = torch.zeros(runs, iterations + 2, dtype=torch.float64)
+        self._squares = torch.zeros(runs, iterations + 2, dtype=torch.float64)
+        self._start = torch.zeros(runs, dtype=torch.long)  # first step of each run's history
+
+    def append(self, step: int, values: torch.Tensor) -> None:
+        # A diverged run's NaN/inf would poison its prefix sums; clip to a huge finite value.
+        value = torch.nan_to_num(values.detach().to(torch.float64).cpu(), nan=1e150, posinf=1e150)
+        self._sums[:, step + 1] = self._sums[:, step] + value
+        self._squares[:, step + 1] = self._squares[:, step] + value * value
+
+    def _window(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n = (hi - lo).clamp(min=1).to(torch.float64)
+        total = self._sums.gather(1, hi[:, None]) - self._sums.gather(1, lo[:, None])
+        squares = self._squares.gather(1, hi[:, None]) - self._squares.gather(1, lo[:, None])
+        mean = total[:, 0] / n
+        return mean, (squares[:, 0] / n - mean * mean).clamp(min=0).sqrt()
+
+    def stalled(self, step: int, min_history: int, loss_floor: float) -> torch.Tensor | None:
+        """The stalled runs after ``step`` (a bool mask), or None when no run is."""
+        count = step + 1 - self._start
+        eligible = count > min_history
+        if not bool(eligible.any()):
+            return None
+        middle = self._start + count // 2
+        mean1, _ = self._window(self._start, middle)
+        mean2, std2 = self._window(middle, torch.full_like(middle, step + 1))
+        stalled = eligible & (mean1 <= mean2 + std2) & (mean2 > loss_floor)
+        return stalled if bool(stalled.any()) else None
+
+    def restart(self, runs: torch.Tensor, step: int) -> None:
+        """Clear the histories of ``runs`` (a bool mask): they start after ``step``."""
+        self._start = torch.where(runs, step + 1, self._start)
 
 
 class INALUReinitialization:
@@ -17,46 +62,23 @@ class INALUReinitialization:
     mean(second half) > ``loss_floor``: training has stalled at a poor loss. Optimiser state is kept,
     as in both reference implementations.
 
-    The history is kept as prefix sums (of values and squares) with a per-run window start, so the
-    check is a few vectorised gathers over all runs, independent of the history's length.
+    The history and the stall test are :class:`_StallHistory`'s.
     """
 
     def __init__(self, every: int = 10, min_history: int = 5000, loss_floor: float = 1.0) -> None:
         self.every, self.min_history, self.loss_floor = every, min_history, loss_floor
 
     def start(self, runs: int, iterations: int) -> None:
-        self._sums = torch.zeros(runs, iterations + 2, dtype=torch.float64)  # prefix sums
-        self._squares = torch.zeros(runs, iterations + 2, dtype=torch.float64)
-        self._start = torch.zeros(runs, dtype=torch.long)  # first step of each run's history
+        self._history = _StallHistory(runs, iterations)
 
     def after_step(self, step: int, model: nn.Module, context: HookContext) -> None:
-        mse = context.last_interpolation_mse.detach().to(torch.float64).cpu()
-        # A diverged run's NaN/inf would poison its prefix sums; clip to a huge finite value.
-        value = torch.nan_to_num(mse, nan=1e150, posinf=1e150)
-        self._sums[:, step + 1] = self._sums[:, step] + value
-        self._squares[:, step + 1] = self._squares[:, step] + value * value
+        self._history.append(step, context.last_interpolation_mse)
         if step == 0 or step % self.every:
             return
-        count = step + 1 - self._start
-        eligible = count > self.min_history
-        if not bool(eligible.any()):
-            return
-        middle = self._start + count // 2
-        end = torch.full_like(middle, step + 1)
-
-        def window(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            n = (hi - lo).clamp(min=1).to(torch.float64)
-            total = self._sums.gather(1, hi[:, None]) - self._sums.gather(1, lo[:, None])
-            squares = self._squares.gather(1, hi[:, None]) - self._squares.gather(1, lo[:, None])
-            mean = total[:, 0] / n
-            return mean, (squares[:, 0] / n - mean * mean).clamp(min=0).sqrt()
-
-        mean1, _ = window(self._start, middle)
-        mean2, std2 = window(middle, end)
-        stalled = eligible & (mean1 <= mean2 + std2) & (mean2 > self.loss_floor)
-        if bool(stalled.any()):
+        stalled = self._history.stalled(step, self.min_history, self.loss_floor)
+        if stalled is not None:
             context.reinitialize(stalled.to(context.last_interpolation_mse.device), step)
-            self._start = torch.where(stalled, step + 1, self._start)
+            self._history.restart(stalled, step)
 
 
 class INALUScriptReinitialization:
@@ -78,8 +100,7 @@ class INALUScriptReinitialization:
     the update in every case (those updates have MSE < 1 already, and the rule asks for a mean
     above 1).
 
-    The history is kept as prefix sums (values and squares) with a per-run window start, as in
-    :class:`INALUReinitialization`.
+    The history and the stall test are :class:`_StallHistory`'s, as for :class:`INALUReinitialization`.
     """
 
     def __init__(
@@ -108,37 +129,16 @@ class INALUScriptReinitialization:
         return hash((type(self).__name__, self._key()))
 
     def start(self, runs: int, iterations: int) -> None:
-        self._sums = torch.zeros(runs, iterations + 2, dtype=torch.float64)
-        self._squares = torch.zeros(runs, iterations + 2, dtype=torch.float64)
-        self._start = torch.zeros(runs, dtype=torch.long)
+        self._history = _StallHistory(runs, iterations)
 
     def after_step(self, step: int, model: nn.Module, context: HookContext) -> None:
-        mse = context.last_train_mse.detach().to(torch.float64).cpu()
-        value = torch.nan_to_num(mse, nan=1e150, posinf=1e150)
-        self._sums[:, step + 1] = self._sums[:, step] + value
-        self._squares[:, step + 1] = self._squares[:, step] + value * value
+        self._history.append(step, context.last_train_mse)
         if step < self.every or step % self.every >= self.window:
             return
-        count = step + 1 - self._start
-        eligible = count > self.min_history
-        if not bool(eligible.any()):
-            return
-        middle = self._start + count // 2
-        end = torch.full_like(middle, step + 1)
-
-        def window(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            n = (hi - lo).clamp(min=1).to(torch.float64)
-            total = self._sums.gather(1, hi[:, None]) - self._sums.gather(1, lo[:, None])
-            squares = self._squares.gather(1, hi[:, None]) - self._squares.gather(1, lo[:, None])
-            mean = total[:, 0] / n
-            return mean, (squares[:, 0] / n - mean * mean).clamp(min=0).sqrt()
-
-        mean1, _ = window(self._start, middle)
-        mean2, std2 = window(middle, end)
-        stalled = eligible & (mean1 <= mean2 + std2) & (mean2 > self.loss_floor)
-        if bool(stalled.any()):
+        stalled = self._history.stalled(step, self.min_history, self.loss_floor)
+        if stalled is not None:
             self._redraw(model, context, stalled, step)
-            self._start = torch.where(stalled, step + 1, self._start)
+            self._history.restart(stalled, step)
 
     @torch.no_grad()
     def _redraw(self, model: nn.Module, context: HookContext, runs: torch.Tensor, step: int) -> None:
@@ -150,8 +150,5 @@ class INALUScriptReinitialization:
 
 
 def _redraw_seed(seed: int, step: int) -> int:
-    """A generator seed from (run seed, step) (SplitMix64 of both: no Python hash randomisation)."""
-    z = (seed * 0x9E3779B97F4A7C15 + step + 1) & ((1 << 64) - 1)
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & ((1 << 64) - 1)
-    return (z ^ (z >> 31)) & ((1 << 63) - 1)
+    """A generator seed from (run seed, step): SplitMix64 of both (no Python hash randomisation)."""
+    return _mix64_int((seed * 0x9E3779B97F4A7C15 + step + 1) & MASK64) & ((1 << 63) - 1)

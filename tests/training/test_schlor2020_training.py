@@ -193,7 +193,7 @@ def test_script_reinitialisation_rule() -> None:
     for name, p in stacked.named_parameters():
         assert torch.equal(p[1], original[name][1]) and torch.equal(p[2], original[name][2])
         assert (p[0].abs() <= 2).all()
-    assert int(hook._start[0]) == 21  # history cleared
+    assert int(hook._history._start[0]) == 21  # history cleared
     del model
 
 
