@@ -10,9 +10,10 @@ absolute deviation (MAD) over runs.
   ``min(10, runs)`` kept.
 * **Simple task** (``npu_simple`` cells scored at their final point): per output the paper's
   statistic — each run's final model's mean absolute error on the paper's grids
-  (:func:`nalm.tasks.npu_simple.paper_errors`), computed here from the run's stored final
-  parameters (:func:`with_paper_errors`; needs torch, imported only then) — median and MAD over all
-  runs, beside Table A2 (``test_error_median`` / ``test_error_mad``).
+  (:func:`nalm.tasks.npu_simple.paper_errors`), computed from the run's stored final parameters by
+  :func:`nalm.cli.paper_errors.with_paper_errors` (torch: outside this package, which the caller —
+  ``nalm report`` — passes in as ``enrich``) — median and MAD over all runs, beside Table A2
+  (``test_error_median`` / ``test_error_mad``).
 
 The check is ✓ when the two intervals median ± MAD (ours, published) overlap, else ⚠ with a reason
 read from the config: a cut (fewer updates than the protocol's, fewer runs than the paper's) or,
@@ -24,7 +25,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from nalm.report.summary import CellSummary
@@ -173,43 +174,6 @@ def median_rows(cells: Sequence[CellSummary]) -> list[MedianRow]:
 def _scored_final(config: Mapping[str, Any]) -> bool:
     recipe = config.get("recipe")
     return isinstance(recipe, Mapping) and recipe.get("selection") == "final"
-
-
-def with_paper_errors(store: Any, cells: Sequence[CellSummary]) -> list[CellSummary]:
-    """``cells`` with :attr:`CellSummary.paper_errors` set for the simple-task cells scored at their
-    final point (the heim2020 suite's), from each run's stored final parameters. Runs without stored
-    parameters (failed runs) count as NaN."""
-    targets = [c for c in cells
-               if isinstance(c.config.get("task"), Mapping) and c.config["task"].get("kind") == "npu_simple"
-               and _scored_final(c.config) and c.run_ids]
-    if not targets:
-        return list(cells)
-    import torch
-
-    from nalm.bench.build import spec_from_config, task_from_config
-    from nalm.tasks.npu_simple import paper_errors
-
-    done: dict[int, Mapping[str, tuple[float, ...]]] = {}
-    for c in targets:
-        task = task_from_config(c.config)
-        spec = spec_from_config(c.config, task)
-        dtype = getattr(torch, str(c.config.get("dtype", "float32")))
-        values: dict[str, list[float]] = {k: [] for k in SIMPLE_OUTPUTS}
-        for run_id in c.run_ids:
-            params = store.parameters(run_id)
-            if params is None:
-                for k in SIMPLE_OUTPUTS:
-                    values[k].append(math.nan)
-                continue
-            model = spec.build(0, dtype=dtype)
-            with torch.no_grad():
-                for name, p in model.named_parameters():
-                    p.copy_(torch.as_tensor(params.final[name]))
-            errs = paper_errors(model, dtype=dtype)
-            for k in SIMPLE_OUTPUTS:
-                values[k].append(float(errs[k]))
-        done[id(c)] = {k: tuple(v) for k, v in values.items()}
-    return [replace(c, paper_errors=done[id(c)]) if id(c) in done else c for c in cells]
 
 
 HEADERS = ("block", "model", "op", "statistic", "ours: median ± MAD", "published: median ± MAD", "check")
