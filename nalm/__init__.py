@@ -25,9 +25,11 @@ _LAZY_EXPORTS = {
     "ArithmeticUnit": "nalm.units",
     "available_units": "nalm.units",
     "create": "nalm.units",
+    "RecurrentCell": "nalm.units.recurrent",
     # tasks
     "StaticArithmeticTask": "nalm.tasks",
     "SingleModuleTask": "nalm.tasks",
+    "RecurrentArithmeticTask": "nalm.tasks",
     # training
     "ModelSpec": "nalm.training",
     "TrainRecipe": "nalm.training",
@@ -64,7 +66,7 @@ if TYPE_CHECKING:
     from .metrics import success_threshold, threshold_estimate
     from .results import RunResult
     from .stats import SuccessRate, success_rate, wilson_interval
-    from .tasks import SingleModuleTask, StaticArithmeticTask
+    from .tasks import RecurrentArithmeticTask, SingleModuleTask, StaticArithmeticTask
     from .training import (
         ModelSpec,
         OptimizerSpec,
@@ -99,6 +101,7 @@ if TYPE_CHECKING:
         available_units,
         create,
     )
+    from .units.recurrent import RecurrentCell
 
 
 def __getattr__(name: str) -> Any:

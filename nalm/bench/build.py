@@ -14,7 +14,6 @@ from nalm.tasks.article import ArticleTask
 from nalm.tasks.heim2020 import NPULargeTask
 from nalm.tasks.inalu_data import INALUArithmeticTask
 from nalm.tasks.npu_simple import NPUSimpleTask
-from nalm.tasks.recurrent import RecurrentArithmeticTask
 from nalm.tasks.presets import (
     PRIMER_RANGES,
     PRIMER_SUBSET_RATIOS,
@@ -22,6 +21,7 @@ from nalm.tasks.presets import (
     madsen_task,
     primer_task,
 )
+from nalm.tasks.recurrent import RecurrentArithmeticTask
 from nalm.tasks.static import SingleModuleTask, StaticArithmeticTask
 from nalm.training import ModelSpec, OptimizerSpec, TrainRecipe
 from nalm.training.recipes import default_recipe

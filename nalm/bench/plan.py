@@ -30,7 +30,7 @@ from nalm.tasks import Task, check_task_dtype
 from nalm.training import ModelSpec, TrainRecipe
 from nalm.training.runs import check_batch_fits
 
-from .build import build_recipe, build_task, range_spec
+from .build import build_recipe, build_task, is_recurrent, range_spec
 from .config import OP_LABELS, plain, recipe_json, store_suite_name, task_json
 from .filters import FilterTerm, parse_filter
 from .schema import GridBlock, ModelDef, ProfileDef, Suite, suite_error
@@ -192,7 +192,7 @@ def _build(
         raise suite_error(src, f"{where}", f"cell {key.id}: recipe: {exc}") from None
     spec = ModelSpec(
         tuple(model.units), task.in_features, task.out_features,
-        hidden=model.hidden, options=tuple(dict(o) for o in model.options),
+        hidden=model.hidden, options=tuple(dict(o) for o in model.options), recurrent=is_recurrent(task),
     )
     try:
         spec.parameter_values()  # the model's options, checked without allocating it

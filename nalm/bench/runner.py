@@ -155,7 +155,10 @@ def rescore(run: RunResult, threshold: float) -> RunResult:
 
 
 def with_formulas(out: TrainOutput, task: Task) -> list[RunResult]:
-    """``out.runs`` with what the formula read-out says of each run's selected parameters."""
+    """``out.runs`` with what the formula read-out says of each run's selected parameters (none for a
+    task that declares ``formula_readout = False``: the read-out does not model recurrent networks)."""
+    if not getattr(task, "formula_readout", True):
+        return list(out.runs)
     try:
         explanations = explain_output(out, task)
     except Exception as exc:  # noqa: BLE001 — the read-out must never cost a cell its training

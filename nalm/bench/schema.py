@@ -567,10 +567,9 @@ def check_references(suite: Suite) -> None:
             for field in ("seq_length", "extrapolation_length"):
                 if getattr(b, field) is not None:
                     raise err(f"{where}.{field}", f"not a setting of task {b.task!r} (recurrent only)")
-        if b.task == "recurrent":
-            if len(b.ranges) > 1:
-                raise err(f"{where}.ranges", "task 'recurrent' takes at most one range pair (its "
-                          "interpolation range and the range test's range)")
+        if b.task == "recurrent" and len(b.ranges) > 1:
+            raise err(f"{where}.ranges", "task 'recurrent' takes at most one range pair (its "
+                      "interpolation range and the range test's range)")
         if b.task in ("static_simple", "article", "npu_simple"):
             for field in ("ranges", "input_size", "subset_ratio", "overlap_ratio", "num_subsets"):
                 if getattr(b, field) not in (None, ()):

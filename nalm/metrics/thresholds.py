@@ -109,6 +109,10 @@ class ThresholdEstimate:
 # --------------------------------------------------------------------------------------------------
 
 
+#: Task names whose threshold is the ε-perturbed *recurrent* solution (:mod:`.recurrent_threshold`).
+_RECURRENT_TASKS = frozenset({"recurrent"})
+
+
 def _uses_generator(task: Any) -> bool:
     """True when the task declares itself a static-generator task (its ``name``)."""
     return getattr(task, "name", None) in _GENERATOR_TASKS
@@ -140,7 +144,7 @@ def default_threshold_policy(task: Any) -> str:
     policy = getattr(task, "default_threshold_policy", None)
     if policy is None:
         raise ConfigError(f"threshold_policy: no default for task {type(task).__name__}")
-    if policy == "madsen_r" and _uses_generator(task):
+    if policy == "madsen_r" and (_uses_generator(task) or getattr(task, "name", None) in _RECURRENT_TASKS):
         try:
             _madsen_r_geometry(task)
         except ConfigError:
@@ -369,14 +373,16 @@ def threshold_estimate(
     policy: str | None = None,
     *,
     eps: float | None = None,
-    samples: int = DEFAULT_MC_SAMPLES,
+    samples: int | None = None,
     seed: int = 0,
     max_seconds: float | None = None,
 ) -> ThresholdEstimate:
     """The success threshold of ``task`` under ``policy`` (default: :func:`default_threshold_policy`).
 
     ``eps`` (default 1e-5) applies to ``madsen_r`` and ``generator``; the ``simulated_eps_*`` policies
-    carry their ε in the name. ``samples``/``seed`` control the Monte Carlo estimate (cached).
+    carry their ε in the name. ``samples``/``seed`` control the Monte Carlo estimate (cached);
+    ``samples=None`` is the task's ``default_mc_samples`` where it declares one (the recurrent task:
+    100,000 sequences), else :data:`DEFAULT_MC_SAMPLES`.
     ``max_seconds``: refuse (:class:`ConfigError`, with the estimate) a simulation projected from its
     first chunk to take longer; memory is no limit on ``samples``, the simulation runs in chunks.
     """
@@ -386,6 +392,8 @@ def threshold_estimate(
         raise ConfigError(
             f"threshold_policy: unknown policy {policy!r}; expected one of {', '.join(THRESHOLD_POLICIES)}"
         )
+    if samples is None:
+        samples = int(getattr(task, "default_mc_samples", DEFAULT_MC_SAMPLES))
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2:
         raise ConfigError(f"samples: must be an integer of at least 2, got {samples!r}")
     if policy == "published":
@@ -409,9 +417,28 @@ def threshold_estimate(
         eps = DEFAULT_EPS
     if not (isinstance(eps, (int, float)) and 0 < eps < 1):
         raise ConfigError(f"eps: must be in (0, 1), got {eps!r}")
+    if getattr(task, "name", None) in _RECURRENT_TASKS:
+        return _simulate_recurrent(task, policy, float(eps), int(samples), int(seed), max_seconds)
     if not _uses_generator(task):
         raise ConfigError(f"threshold_policy: {policy!r} needs a static or single-module task")
     return _simulate(task, policy, float(eps), int(samples), int(seed), max_seconds)
+
+
+@functools.lru_cache(maxsize=64)
+def _simulate_recurrent(
+    task: Any, policy: str, eps: float, samples: int, seed: int, max_seconds: float | None
+) -> ThresholdEstimate:
+    """The recurrent task's ε-perturbed solution (:func:`.recurrent_threshold.simulate_recurrent`)."""
+    from .recurrent_threshold import simulate_recurrent
+
+    if policy not in ("madsen_r", "generator"):
+        raise ConfigError(
+            f"threshold_policy: {policy!r} is not defined for the recurrent task (madsen_r, generator, "
+            "fixed_1e-5)"
+        )
+    subsets = list(_madsen_r_geometry(task)) if policy == "madsen_r" else list(task.template)
+    mean, stderr, count = simulate_recurrent(task, policy, subsets, eps, samples, seed, max_seconds)
+    return ThresholdEstimate(value=mean, stderr=stderr, policy=policy, eps=eps, samples=count, seed=seed)
 
 
 def success_threshold(
@@ -419,7 +446,7 @@ def success_threshold(
     policy: str | None = None,
     *,
     eps: float | None = None,
-    samples: int = DEFAULT_MC_SAMPLES,
+    samples: int | None = None,
     seed: int = 0,
 ) -> float:
     """Just the value of :func:`threshold_estimate`."""

@@ -8,6 +8,7 @@ named presets. What lives where:
 * ``static`` — the static task and the single-module task, with their fixed evaluation sets;
 * ``streams`` — training streams: one task's runs, several tasks grouped, the draw plan;
 * ``rng`` — the counter-based generator behind the streams (numba or torch backend);
+* ``recurrent`` — the recurrent arithmetic task (sequences; Trask et al. 2018, Madsen & Johansen 2020);
 * ``presets``, ``article``, ``npu_simple`` — the published settings and the other tasks.
 
 Exports load lazily: ``nalm.tasks.ops`` is torch-free, so the CLI can validate an operation without
@@ -32,6 +33,7 @@ _LAZY_EXPORTS = {
     "BINARY_OPS": ".ops",
     "PRIMER_OPS": ".ops",
     "Operation": ".ops",
+    "RecurrentArithmeticTask": ".recurrent",
     "SingleModuleTask": ".static",
     "StaticArithmeticTask": ".static",
     "format_range": ".ranges",
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from .ops import BINARY_OPS, OPERATIONS, OPS, PRIMER_OPS, Operation
     from .presets import PRIMER_RANGES, madsen_simple_task, madsen_task, primer_task
     from .ranges import format_range, normalize_range
+    from .recurrent import RecurrentArithmeticTask
     from .static import SingleModuleTask, StaticArithmeticTask
     from .streams import GroupedTrainStream, SharedDraw, train_batches
 

@@ -151,5 +151,8 @@ UNARY_OPS = frozenset(name for name, op in OPERATIONS.items() if op.arity == 1)
 #: The operations of the Primer's single-module benchmark (Mistry et al. 2022).
 PRIMER_OPS: tuple[str, ...] = ("add", "sub", "mul", "div")
 
+#: The operations of the recurrent arithmetic task (stable-nalu's ``simple_function_recurrent.py``).
+RECURRENT_OPS: tuple[str, ...] = ("add", "sub", "mul", "div", "squared", "root")
+
 #: The operations of the TensorFlow article's two demos.
 ARTICLE_OPS: tuple[str, ...] = ("add", "mul")

@@ -11,6 +11,7 @@ from torch import nn
 
 from nalm.errors import ConfigError
 from nalm.units import ArithmeticUnit, available_units, create
+from nalm.units.recurrent import RecurrentCell, RecurrentNetwork
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,12 @@ class ModelSpec:
     """``units[0]: in → hidden``, …, ``units[-1]: hidden → out``; one unit maps ``in → out``.
 
     ``options[i]`` are keyword options of layer i's unit (e.g. ``{"init": "article"}``).
+
+    ``recurrent=True``: a network over sequences ``[.., B, T, in]``
+    (:class:`nalm.units.recurrent.RecurrentNetwork`, the wiring of stable-nalu's recurrent task):
+    ``units[0]`` is the recurrent cell, ``in + hidden → hidden`` applied to ``cat(x_t, h_{t−1})``
+    from a trainable zero initial state, and ``units[1:]`` map the last state ``hidden → … → out``.
+    With one unit the cell's state is the output (``in + out → out``).
     """
 
     units: tuple[str, ...]
@@ -25,6 +32,7 @@ class ModelSpec:
     out_features: int = 1
     hidden: int = 2
     options: tuple[Mapping[str, Any], ...] = field(default=())
+    recurrent: bool = False
 
     def __post_init__(self) -> None:
         if not self.units:
@@ -42,47 +50,68 @@ class ModelSpec:
 
     @property
     def sizes(self) -> list[int]:
+        """Each layer's input and output sizes in turn (recurrent: the cell's input counts its state)."""
+        if self.recurrent:
+            state = self.state_features
+            return [self.in_features + state] + [state] + [self.hidden] * (len(self.units) - 2) + (
+                [self.out_features] if len(self.units) > 1 else []
+            )
         return [self.in_features] + [self.hidden] * (len(self.units) - 1) + [self.out_features]
+
+    @property
+    def state_features(self) -> int:
+        """The recurrent cell's state size: ``hidden``, or ``out_features`` for a cell alone."""
+        return self.hidden if len(self.units) > 1 else self.out_features
+
+    def _layers(self, options: Sequence[Mapping[str, Any]], **kwargs: Any) -> list[nn.Module]:
+        sizes = self.sizes
+        return [
+            create(name, sizes[i], sizes[i + 1], **kwargs, **dict(opts))
+            for i, (name, opts) in enumerate(zip(self.units, options))
+        ]
+
+    def _assemble(self, layers: list[nn.Module]) -> nn.Module:
+        if self.recurrent:
+            return RecurrentNetwork(RecurrentCell(layers[0]), layers[1:])
+        return nn.Sequential(*layers)
 
     def build(
         self, seed: int, *, device: Any = None, dtype: torch.dtype = torch.float32
-    ) -> nn.Sequential:
+    ) -> nn.Module:
         """The network of one run. Seeding matches stable-nalu: ``manual_seed(seed)``, build, then
-        ``reset_parameters()`` once more (its stored parameters come from the second draw).
+        ``reset_parameters()`` once more (its stored parameters come from the second draw). A
+        recurrent network draws the cell, then the output units, as stable-nalu's
+        ``SimpleFunctionRecurrentNetwork`` does (its zero state is set, not drawn).
 
         Parameters are always drawn by the CPU generator and then moved, so a seed gives the same
         initial network on every device.
         """
-        sizes = self.sizes
         options = self.options or tuple({} for _ in self.units)
         with torch.random.fork_rng(devices=[]):
             # The CPU generator only: torch.manual_seed would also (lazily) seed every
             # accelerator, capturing a stack trace each time — a tenth of a second per 100 builds.
             torch.default_generator.manual_seed(seed)
-            layers = [
-                create(name, sizes[i], sizes[i + 1], dtype=dtype, **dict(opts))
-                for i, (name, opts) in enumerate(zip(self.units, options))
-            ]
+            layers = self._layers(options, dtype=dtype)
             for layer in layers:
-                layer.reset_parameters()
-        return nn.Sequential(*layers).to(device)
+                layer.reset_parameters()  # type: ignore[operator]
+        return self._assemble(layers).to(device)
 
     def parameter_values(self) -> int:
         """Parameter and buffer values of one network, counted without allocating them (the
         layers are built on torch's ``meta`` device, which holds shapes only)."""
-        sizes = self.sizes
         options = self.options or tuple({} for _ in self.units)
         with torch.device("meta"):
-            layers = [
-                create(name, sizes[i], sizes[i + 1], **dict(opts))
-                for i, (name, opts) in enumerate(zip(self.units, options))
-            ]
-        return sum(t.numel() for layer in layers for t in (*layer.parameters(), *layer.buffers()))
+            layers = self._layers(options)
+        state = self.state_features if self.recurrent else 0  # the trainable initial state
+        return state + sum(t.numel() for layer in layers for t in (*layer.parameters(), *layer.buffers()))
 
     def describe(self) -> str:
-        return " → ".join(
-            f"{name}({a}→{b})" for name, a, b in zip(self.units, self.sizes, self.sizes[1:])
-        )
+        sizes = self.sizes
+        parts = [f"{name}({a}→{b})" for name, a, b in zip(self.units, sizes, sizes[1:])]
+        if self.recurrent:
+            state = self.state_features
+            parts[0] = f"recurrent {self.units[0]}({self.in_features}+{state}→{state}) over time"
+        return " → ".join(parts)
 
 
 def stack_modules(modules: Sequence[nn.Module]) -> nn.Module:

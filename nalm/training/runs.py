@@ -228,11 +228,13 @@ class BatchedRuns:
             state.update({n: t[runs_slice] for n, t in self.model.named_buffers()})
             model = lambda inputs: functional_call(self.model, state, (inputs,))  # noqa: E731
         runs, rows = y.shape[0], y.shape[-2]
+        # Rows are x's second axis: x is [S or 1, N, I], or [S or 1, N, T, I] for sequences.
+        per_row = x[0, 0].numel() if x.dim() > 3 else x.shape[-1]
         # Sized for a unit that expands its input to [S, rows, O, I] (NMU as a first layer).
-        chunk = max(1, _EVAL_ELEMENTS_PER_CHUNK // max(1, runs * x.shape[-1]))
+        chunk = max(1, _EVAL_ELEMENTS_PER_CHUNK // max(1, runs * per_row))
         total = torch.zeros(runs, dtype=torch.float64, device=y.device)
         for start in range(0, rows, chunk):
-            pred = model(x[..., start : start + chunk, :])
+            pred = model(x[:, start : start + chunk])
             err = (pred - y[..., start : start + chunk, :]).to(torch.float64)
             total += err.square().sum(dim=(-2, -1))
         return (total / (rows * y.shape[-1])).to(self.dtype)
