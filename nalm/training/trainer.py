@@ -45,6 +45,7 @@ from .model import ModelSpec, slice_stacked
 from .recipe import TrainRecipe
 from .runs import BatchedRuns, RunGroup, check_batch_fits
 from .snapshot import BestParameters, evaluation_count
+from .threads import DEFAULT_THREADS, cpu_threads
 from .update import Backend, Update, cuda_graph_unsupported, resolve_backend
 
 __all__ = ["Backend", "RunGroup", "TrainOutput", "cuda_graph_unsupported", "train", "train_groups"]
@@ -98,6 +99,7 @@ def train(
     backend: Backend | None = None,
     compile: bool | str = False,
     cuda_graph: bool = False,
+    threads: int | None = DEFAULT_THREADS,
 ) -> TrainOutput:
     """Train one run per seed, all at once, and score every run against ``threshold``.
 
@@ -119,6 +121,11 @@ def train(
     ``compile=True`` and ``cuda_graph=True`` are the older spellings of ``backend="compile"`` and
     ``backend="cuda_graph"``; ``compile="aot_eager"`` (a string) also names torch.compile's backend.
 
+    ``threads``: CPU threads of the loop (torch's intra-op threads and the numba data kernels),
+    restored afterwards; one by default, because two are ~15 % faster on an idle 2-core machine but
+    20–30 times slower as soon as another process competes for a core (:mod:`nalm.training.threads`).
+    ``None`` keeps the process's settings. Ignored on CUDA.
+
     Batches are drawn in the loop, not ahead: on the 2-core CPU this was measured on, drawing ahead
     on a thread made each update slower (every torch op releases and re-takes the GIL and waits
     for the drawing thread), and in a separate process both slowed down by as much as overlap
@@ -129,7 +136,7 @@ def train(
     group = RunGroup(task, tuple(seeds), threshold)
     (out,) = train_groups(
         spec, [group], recipe, device=device, dtype=dtype, progress=progress, backend=backend,
-        compile=compile, cuda_graph=cuda_graph,
+        compile=compile, cuda_graph=cuda_graph, threads=threads,
     )
     return out
 
@@ -145,6 +152,7 @@ def train_groups(
     backend: Backend | None = None,
     compile: bool | str = False,
     cuda_graph: bool = False,
+    threads: int | None = DEFAULT_THREADS,
 ) -> list[TrainOutput]:
     """Train the runs of several tasks of one shape in one batch; one :class:`TrainOutput` per group.
 
@@ -155,12 +163,13 @@ def train_groups(
     Fewer, larger batches pay where per-step overhead dominates (a GPU, or a few seeds per cell).
     Each output's ``wall_time_s`` and ``seed_iterations_per_second`` are those of the whole call;
     ``progress(n)`` counts updates of the whole batch, as in :func:`train`; ``backend`` (and its
-    aliases ``compile``, ``cuda_graph``) as there.
+    aliases ``compile``, ``cuda_graph``) and ``threads`` as there.
     """
-    return _train_groups(
-        spec, groups, recipe, device=device, dtype=dtype, progress=progress, backend=backend,
-        compile=compile, cuda_graph=cuda_graph,
-    )
+    with cpu_threads(threads, torch.device("cpu" if device is None else device)):
+        return _train_groups(
+            spec, groups, recipe, device=device, dtype=dtype, progress=progress, backend=backend,
+            compile=compile, cuda_graph=cuda_graph,
+        )
 
 
 def _build_update(

@@ -12,10 +12,12 @@ process.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -134,3 +136,22 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     if backend == "torch":
         return "torch"
     raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
+
+
+@contextlib.contextmanager
+def numba_thread_limit(threads: int) -> Iterator[None]:
+    """At most ``threads`` threads for the numba kernels launched from this thread inside the block
+    (numba's own thread-local setting, which the kernels' callers only ever lower); nothing to do
+    when the kernels are not in use."""
+    kernels = _numba_module()
+    if kernels is None:
+        yield
+        return
+    import numba  # loaded with the kernels
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, previous)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
