@@ -113,13 +113,12 @@ def reference_rate(iterations: int) -> float:
 
 STABLE_NALU_ARGS = (
     "--layer-type", "ReRegualizedLinearMNAC", "--first-layer", "ReRegualizedLinearNAC",
-    "--operation", "mul", "--input-size", "100", "--no-cuda", "--name-prefix", "bench",
-    "--remove-existing-data",
+    "--operation", "mul", "--input-size", "100",
 )
 
 
-def stable_nalu_run(checkout: str, iterations: int, out_dir: str) -> float:
-    """Wall time of one stable-nalu process of ``iterations`` (start-up included)."""
+def stable_nalu_run_args(checkout: str, options: tuple[str, ...], iterations: int, out_dir: str) -> float:
+    """Wall time of one stable-nalu process (start-up included) with ``options``."""
     import os
     import subprocess
     import sys
@@ -129,13 +128,19 @@ def stable_nalu_run(checkout: str, iterations: int, out_dir: str) -> float:
     script = Path(checkout) / "experiments" / "simple_function_static.py"
     env = dict(os.environ, PYTHONPATH=str(checkout), LSB_DJOB_NUMPROC="1", TENSORBOARD_DIR=out_dir,
                SAVE_DIR=out_dir)
-    command = [sys.executable, str(boot), str(script), *STABLE_NALU_ARGS, "--max-iterations", str(iterations)]
+    command = [sys.executable, str(boot), str(script), *options, "--no-cuda", "--name-prefix", "bench",
+               "--remove-existing-data", "--max-iterations", str(iterations)]
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=out_dir, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"stable-nalu failed ({' '.join(command)}):\n{done.stderr[-2000:]}")
     return wall
+
+
+def stable_nalu_run(checkout: str, iterations: int, out_dir: str) -> float:
+    """Wall time of one stable-nalu process of ``iterations`` on this benchmark's cell."""
+    return stable_nalu_run_args(checkout, STABLE_NALU_ARGS, iterations, out_dir)
 
 
 def stable_nalu_rate(checkout: str, iterations: int) -> tuple[float, float]:

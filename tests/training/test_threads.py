@@ -61,7 +61,7 @@ def test_threads_none_keeps_the_process_setting(two_threads: None) -> None:
     assert torch.get_num_threads() == 2
 
 
-def test_results_do_not_depend_on_the_threads(two_threads: None) -> None:
+def test_results_of_a_small_cell_do_not_depend_on_the_threads(two_threads: None) -> None:
     one, two = _train(1), _train(2)
     for a, b in zip(one.runs, two.runs):
         assert a.curve.extrapolation_mse == b.curve.extrapolation_mse
