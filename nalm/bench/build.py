@@ -194,6 +194,7 @@ _TASK_KINDS: dict[str, Any] = {
     "npu_simple": NPUSimpleTask,
     "inalu_arith": INALUArithmeticTask,
     "npu_large": NPULargeTask,
+    "recurrent": RecurrentArithmeticTask,
 }
 
 

@@ -8,8 +8,8 @@ here is the reference code's (stable-nalu ``layer/_abstract_recurrent_cell.py`` 
 
 * the cell's unit maps ``input_size + state`` features to ``state`` features and is applied to
   ``cat(x_t, h_{t−1})`` — **the input first, the state last** (``torch.cat((x_t, h_tm1), dim=1)``);
-  a paper's ``[h_{t−1}, x_t]`` is the same model with the weight columns permuted, so nalm keeps the
-  code's order, which is what a weight read-out or a hand-set cell must follow;
+  ``[h_{t−1}, x_t]``, as nalm's issue 20 wrote it, is the same model with the weight columns
+  permuted, so nalm keeps the code's order, which a weight read-out or a hand-set cell must follow;
 * the initial state ``h_0`` is a *trainable* parameter initialised to zeros (the network's
   ``zero_state``) — also for multiplication, where the reference's comment notes that 1 would be
   the right start ("the zero_states are allowed to be optimized");

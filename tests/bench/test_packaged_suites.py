@@ -14,6 +14,8 @@ EXPECTED = {
     # suite: (full cells, quick cells)
     "article": (2, 2),
     "madsen2020": (11 * 6 + 3 * 2 + 3, 4 + 3),
+    # recurrent task: (NAU, NAC+, NALU on +,-) + (NMU, NAC*, NALU on x); quick: NAU on +,-, NMU on x
+    "madsen2020_recurrent": (3 * 2 + 3, 3),
     "npu2020": (3, 3),
     # division: 4 modules x 9 pairs x (2, 10 inputs) + 3 x 2 extra pairs + 3 levels x 3 modules x 5
     # ranges; quick: 2 modules x 9 pairs (10 inputs) + divby0-easy (tests/bench/test_mistry2021.py)
