@@ -123,10 +123,10 @@ def stack_modules(modules: Sequence[nn.Module]) -> nn.Module:
     if not modules:
         raise ValueError("stack_modules needs at least one module")
     stacked = copy.deepcopy(modules[0])
-    for name, _ in modules[0].named_parameters():
+    for name, first in modules[0].named_parameters():
         owner, attr = _owner(stacked, name)
         value = torch.stack([m.get_parameter(name).detach() for m in modules])
-        setattr(owner, attr, nn.Parameter(value))
+        setattr(owner, attr, nn.Parameter(value, requires_grad=first.requires_grad))
     for name, _ in modules[0].named_buffers():
         owner, attr = _owner(stacked, name)
         owner.register_buffer(attr, torch.stack([m.get_buffer(name) for m in modules]))

@@ -147,12 +147,20 @@ class RecurrentNetwork(nn.Module):
     to the output (the reference's ``output_layer``: the cell's unit kind, or an NMU for ×); empty, the
     last state is the output. Parameters: ``zero_state``, ``cell.unit.*``, ``head.<i>.*``.
 
+    ``learn_initial_state=False`` with ``initial_state=1.0`` is the sequential MNIST network's state
+    (stable-nalu ``SequentialMnistNetwork``: a fixed buffer at 0 for sums, 1 for products).
+
     ``forward(x)``: ``x [..., B, T, I]`` → ``[..., B, O]``; ``return_sequence=True`` applies the head
     to every state: ``[..., B, T, O]``.
     """
 
     def __init__(
-        self, cell: RecurrentCell, head: Sequence[nn.Module] = (), *, learn_initial_state: bool = True
+        self,
+        cell: RecurrentCell,
+        head: Sequence[nn.Module] = (),
+        *,
+        learn_initial_state: bool = True,
+        initial_state: float = 0.0,
     ) -> None:
         super().__init__()
         self.cell = cell
@@ -160,7 +168,8 @@ class RecurrentNetwork(nn.Module):
         ref = next(iter(cell.parameters()), None)
         kwargs = {} if ref is None else {"device": ref.device, "dtype": ref.dtype}
         self.zero_state = nn.Parameter(
-            torch.zeros(cell.state_features, **kwargs), requires_grad=learn_initial_state
+            torch.full((cell.state_features,), float(initial_state), **kwargs),
+            requires_grad=learn_initial_state,
         )
 
     @property

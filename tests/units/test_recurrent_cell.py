@@ -150,3 +150,15 @@ def test_recurrent_spec_shapes_and_seeding() -> None:
     assert torch.equal(net.cell.unit.W, cell.W) and torch.equal(net.head[0].W, head.W)
     alone = ModelSpec(("nau",), 3, 1, recurrent=True)
     assert alone.sizes == [4, 1] and alone.build(0)(torch.rand(2, 5, 3)).shape == (2, 1)
+
+
+def test_a_fixed_initial_state_of_one_starts_a_running_product() -> None:
+    unit = nalm.create("nmu", 1 + 1, 1, dtype=torch.float64)
+    with torch.no_grad():
+        unit.W.fill_(1.0)
+    net = RecurrentNetwork(RecurrentCell(unit), learn_initial_state=False, initial_state=1.0)
+    assert not net.zero_state.requires_grad and float(net.zero_state) == 1.0
+    x = torch.tensor([[[2.0], [3.0], [0.5]]], dtype=torch.float64)
+    assert net(x, return_sequence=True)[0, :, 0].tolist() == [2.0, 6.0, 3.0]
+    stacked = stack_modules([net, net])
+    assert not stacked.zero_state.requires_grad  # stays fixed when runs are stacked
