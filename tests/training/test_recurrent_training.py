@@ -58,3 +58,19 @@ def test_seeded_short_training_learns_the_recurrent_sum() -> None:
             want[0, start] = 1.0
         want[0, 4] = 1.0  # the state carried over
         torch.testing.assert_close(W[index], want, rtol=0, atol=0.01)
+
+
+def test_recurrent_tasks_grouped_in_one_batch_equal_each_task_trained_alone() -> None:
+    """What `nalm bench --group-runs` (the default on CUDA) does with the suite's NAU cells on + and −."""
+    from nalm.training import RunGroup, train_groups
+
+    spec = ModelSpec(("nau", "nau"), 10, 1, recurrent=True)
+    tasks = [RecurrentArithmeticTask(op, extrapolation_length=20, eval_samples=64) for op in ("add", "sub")]
+    groups = [RunGroup(t, (3, 5), 1.0) for t in tasks]
+    grouped = train_groups(spec, groups, RECIPE, dtype=torch.float64)
+    for task, out in zip(tasks, grouped):
+        alone = train(spec, task, [3, 5], RECIPE, threshold=1.0, dtype=torch.float64)
+        for name, value in _params(alone.model).items():
+            assert_rel_close(out.model.get_parameter(name).detach(), value, 1e-12)
+        for got, want in zip(out.runs, alone.runs):
+            assert got.curve.extrapolation_mse == pytest.approx(want.curve.extrapolation_mse, rel=1e-10)
