@@ -157,8 +157,13 @@ def build_recipe(
 
 
 def _with_selection(recipe: TrainRecipe, suite: Suite) -> TrainRecipe:
-    """The suite's scoring point (``selection``) where it sets one, else the recipe's own."""
-    return recipe if suite.selection is None else replace(recipe, selection=suite.selection)
+    """The suite's scoring point (``selection``) and window (``selection_window``) where it sets
+    them, else the recipe's own."""
+    if suite.selection is not None:
+        recipe = replace(recipe, selection=suite.selection)
+    if suite.selection_window is not None:
+        recipe = replace(recipe, selection_window=suite.selection_window)
+    return recipe
 
 
 def _with_model_regularizers(recipe: TrainRecipe, model: ModelDef, factor: float) -> TrainRecipe:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from nalm.metrics import SELECTION_WINDOW
 from nalm.tasks import Task
 from nalm.training import TrainRecipe
 
@@ -65,4 +66,6 @@ def recipe_json(recipe: TrainRecipe) -> dict[str, Any]:
         **({"update_cycle": list(recipe.update_cycle)} if recipe.update_cycle else {}),
         **({"penalty_steps": _object_json(recipe.penalty_steps)} if recipe.penalty_steps is not None else {}),
         **({"selection": recipe.selection} if recipe.selection != "best" else {}),
+        **({"selection_window": recipe.selection_window}
+           if recipe.selection_window != SELECTION_WINDOW else {}),
     }

@@ -52,7 +52,7 @@ from tqdm import tqdm
 import nalm.training as training
 from nalm.errors import ConfigError
 from nalm.formula.api import explain_output
-from nalm.metrics import ThresholdEstimate, score_curves, threshold_estimate
+from nalm.metrics import SELECTION_WINDOW, ThresholdEstimate, score_curves, threshold_estimate
 from nalm.results import LearningCurve, RunResult
 from nalm.stats import wilson_interval
 from nalm.store import ResultsStore
@@ -127,7 +127,7 @@ def run_json(r: RunResult) -> dict[str, Any]:
     }
 
 
-def rescore(run: RunResult, threshold: float) -> RunResult:
+def rescore(run: RunResult, threshold: float, window: int = SELECTION_WINDOW) -> RunResult:
     """The same run scored under another threshold, from its learning curve (as the trainer scores).
 
     The selected step depends only on the interpolation curve; ``solved`` and ``solved_at`` change.
@@ -139,7 +139,7 @@ def rescore(run: RunResult, threshold: float) -> RunResult:
     length = max(1, sum(1 for s in c.step if s <= run.iterations))
     sc = score_curves(
         c.step, c.interpolation_mse, c.extrapolation_mse, threshold, c.sparsity_error,
-        lengths=[length],
+        lengths=[length], window=window,
     )
     solved_at = int(sc.solved_at[0])
     return replace(
@@ -503,7 +503,7 @@ def _write_cell(
     else:
         runs = {primary: results}
         for p in cell.policies[1:]:
-            runs[p] = [rescore(r, thresholds[p]) for r in results]
+            runs[p] = [rescore(r, thresholds[p], cell.recipe.selection_window) for r in results]
     for p, (suite_name, config) in cell.configs.items():
         store.write_cell(
             suite_name, cell.id, config, runs[p], wall_time_s=wall,

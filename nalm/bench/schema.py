@@ -18,6 +18,8 @@ Format (all keys are checked; unknown keys are errors)::
     first_seed = 0                   # optional: seeds first_seed .. first_seed + seeds − 1
     selection = "final"              # optional: score each run's last logged point ("final") or
                                      # its best-validation step ("best"); default: the recipe's
+    selection_window = 2000          # optional: "best" searches a run's last N logged points
+                                     # (default 5000, Madsen's static-task scripts)
 
     [recipe]                         # how each cell's TrainRecipe is made
     kind = "default"                 # nalm.training.recipes.default_recipe(output unit, op, setting)
@@ -308,6 +310,7 @@ class Suite(_Frozen):
     # the point each run is scored at: "best" (Madsen's selected step) or "final" (the last logged
     # one); unset: the recipe's (schlor2020: final, every other: best)
     selection: Literal["best", "final"] | None = None
+    selection_window: PosInt | None = None
     source: StrictStr = ""
 
     def block(self, name: str) -> GridBlock:

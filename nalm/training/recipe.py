@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from nalm.errors import ConfigError
+from nalm.metrics import SELECTION_WINDOW
 
 from .optim import StackedAdam, StackedRMSPropTF1
 
@@ -158,6 +159,9 @@ class TrainRecipe:
     #: Which logged point a run is scored at: "best" (the best interpolation MSE in the selection
     #: window, Madsen & Johansen) or "final" (the last logged point, as the iNALU reference's results.py).
     selection: str = "best"
+    #: How many of a run's last logged points the "best" selection searches (Madsen & Johansen's R
+    #: scripts: 5,000 for the static task; ``function_task_recurrent.r``: 2,000).
+    selection_window: int = SELECTION_WINDOW
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -179,5 +183,9 @@ class TrainRecipe:
                               "without gradients (rmsprop, sgd, rmsprop_tf1), not adam")
         if self.penalty_steps is not None and self.optimizer.name != "rmsprop_tf1":
             raise ConfigError("penalty_steps: need the optimizer rmsprop_tf1 (it updates runs selectively)")
+        if isinstance(self.selection_window, bool) or not isinstance(self.selection_window, int) or (
+            self.selection_window < 1
+        ):
+            raise ConfigError(f"selection_window: must be a positive integer, got {self.selection_window!r}")
         if self.selection not in SELECTIONS:
             raise ConfigError(f"selection: expected one of {', '.join(SELECTIONS)}, got {self.selection!r}")

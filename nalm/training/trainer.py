@@ -214,7 +214,7 @@ def _train_groups(
     on_device = sync_free or resolved == "cuda_graph"
     update, graphed = _build_update(state, resolved, compile_backend, on_device)
     runs = len(state)
-    best = _best_parameters(state, recipe.iterations, recipe.eval_every)
+    best = _best_parameters(state, recipe.iterations, recipe.eval_every, recipe.selection_window)
     train_loss: list[Tensor] | None = [] if recipe.record_train_loss else None
     for hook in recipe.hooks:
         hook.start(runs, recipe.iterations)
@@ -264,7 +264,7 @@ def _train_groups(
         progress(recipe.iterations - last_reported)
     update.sync_divergence()
     wall = time.perf_counter() - start_time
-    results = _score(state, recipe.iterations, best, recipe.selection)
+    results = _score(state, recipe.iterations, best, recipe.selection, recipe.selection_window)
     total_updates = sum(r.iterations for r in results)
     rate = total_updates / wall if wall > 0 else float("nan")
     losses = _stack_losses(train_loss, recipe.iterations, runs, dtype, state.device)
@@ -294,12 +294,14 @@ def _stack_losses(
     return out
 
 
-def _best_parameters(state: BatchedRuns, iterations: int, eval_every: int) -> list[BestParameters]:
+def _best_parameters(
+    state: BatchedRuns, iterations: int, eval_every: int, window: int = SELECTION_WINDOW
+) -> list[BestParameters]:
     """The running best over every point, and — when a run that logs every evaluation logs more than
     the selection window — one over the points that window keeps (see :mod:`.snapshot`)."""
     runs, dtype, device = len(state), state.dtype, state.device
     snapshots = [BestParameters(state.model, runs, dtype, device)]
-    window_start = evaluation_count(iterations, eval_every) - SELECTION_WINDOW
+    window_start = evaluation_count(iterations, eval_every) - window
     if window_start > 0:
         snapshots.append(BestParameters(state.model, runs, dtype, device, first_index=window_start))
     return snapshots
@@ -339,7 +341,8 @@ def _run_parameters(
 
 
 def _score(
-    state: BatchedRuns, iterations: int, best: Sequence[BestParameters], selection: str = "best"
+    state: BatchedRuns, iterations: int, best: Sequence[BestParameters], selection: str = "best",
+    window: int = SELECTION_WINDOW,
 ) -> list[RunResult]:
     steps = np.asarray(state.curve_steps, dtype=np.int64)
     values = torch.stack(state.curve_values, dim=-1).to(torch.float64).numpy()  # [3, S, E]
@@ -348,7 +351,7 @@ def _score(
     # reference logs; the selection window counts back from there.
     scores = score_curves(
         steps, values[0], values[1], thresholds, values[2],
-        lengths=state.logged_points.clamp(min=1).numpy(), selection=selection,
+        lengths=state.logged_points.clamp(min=1).numpy(), selection=selection, window=window,
     )
     parameters = _run_parameters(state, best, scores.selected_index, steps, selection)
     results = []

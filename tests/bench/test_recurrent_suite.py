@@ -29,6 +29,8 @@ def test_full_profile_is_the_scripts_protocol(full) -> None:
         assert len(c.seeds) == 100 and c.iterations == 2_000_000
         assert c.recipe.optimizer.name == "adam" and c.recipe.optimizer.lr == 1e-3
         assert c.recipe.batch_size == 128 and c.recipe.eval_every == 1000
+        assert c.recipe.selection_window == 2000  # function_task_recurrent.r: best.range = 2000
+        assert c.configs["madsen_r"][1]["recipe"]["selection_window"] == 2000
         assert c.policies == ("madsen_r", "generator")
         if c.model_key in ("NAU", "NMU"):
             ramp = c.recipe.regularizers["sparsity"]

@@ -3,15 +3,12 @@ with the scoring rule (argmin over the window, first on ties, non-finite ignored
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-import nalm.training.trainer as trainer_module
-from nalm.metrics import score_curves, select_index
+from nalm.metrics import select_index
 from nalm.training import LinearRamp, OptimizerSpec, TrainRecipe, train
 from nalm.training.snapshot import BestParameters, evaluation_count
 
@@ -64,13 +61,12 @@ def test_selected_parameters_are_the_parameters_of_the_selected_step() -> None:
     )
 
 
-def test_window_shorter_than_the_run_selects_within_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_window_shorter_than_the_run_selects_within_the_window() -> None:
     """When a run logs more points than the selection window, the second snapshot (started where the
     window starts) holds the selected step's parameters, not the whole run's best."""
     window = 3
-    monkeypatch.setattr(trainer_module, "SELECTION_WINDOW", window)
-    monkeypatch.setattr(trainer_module, "score_curves", functools.partial(score_curves, window=window))
-    out = train(SPEC, SeededTask(), SEEDS, RECIPE, threshold=1e-6, dtype=torch.float64)
+    recipe = TrainRecipe(**{**RECIPE.__dict__, "selection_window": window})
+    out = train(SPEC, SeededTask(), SEEDS, recipe, threshold=1e-6, dtype=torch.float64)
     last_steps = out.runs[0].curve.step[-window:]
     for run in out.runs:
         assert run.selected_step in last_steps
