@@ -44,7 +44,9 @@ def plain(value: Any) -> Any:
 
 def _object_json(obj: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        # A field marked omit_default (added after configs were stored) counts only when set.
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)
+                  if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)}
     else:
         fields = {k: v for k, v in vars(obj).items() if not k.startswith("_")}
     return {"type": type(obj).__name__, **plain(fields)}

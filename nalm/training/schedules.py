@@ -7,7 +7,7 @@ interpolation MSE, which iNALU's rule needs). ``step`` is the 0-based update cou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from torch import Tensor
@@ -56,12 +56,15 @@ class LinearRamp:
 @dataclass(frozen=True)
 class StepExponential:
     """Heim et al.'s β: starts at ``start``, ×``factor`` at every positive multiple of ``every``
-    steps, never above ``end`` (the NPU papers' L1 schedule)."""
+    steps, never above ``end`` (the NPU papers' L1 schedule). ``offset`` shifts the steps counted:
+    the update at 0-based step t uses ``start · factor^⌊(t + offset) / every⌋``."""
 
     start: float
     end: float
     factor: float = 10.0
     every: int = 10_000
+    # Added later: left out of a config's identity while 0, so stored configs keep their hash.
+    offset: int = field(default=0, metadata={"omit_default": True})
 
     def __post_init__(self) -> None:
         if not (0 < self.start <= self.end):
@@ -70,32 +73,17 @@ class StepExponential:
             raise ConfigError("factor/every: need factor > 1 and every >= 1")
 
     def __call__(self, step: int, state: ScheduleState) -> float:
-        value = self.start * self.factor ** (step // self.every)
+        value = self.start * self.factor ** ((step + self.offset) // self.every)
         # Relative tolerance: 1e-7 * 10**2 is not exactly 1e-5 in binary floating point.
         return self.end if value >= self.end * (1 - 1e-9) else value
 
 
-@dataclass(frozen=True)
-class ExpGrowth:
+def ExpGrowth(start: float, end: float, factor: float = 10.0, every: int = 10_000) -> StepExponential:  # noqa: N802
     """The NPU paper scripts' ``ExpGrowth`` β (Heim et al. 2020, ``src/schedules.jl``): the counter is
     advanced *before* each update, so the update at 0-based step t uses
-    ``start · factor^⌊(t + 1) / every⌋``, never above ``end`` — one update earlier than
+    ``start · factor^⌊(t + 1) / every⌋``, never above ``end`` — one update earlier than a plain
     :class:`StepExponential` (the update at t = every − 1 already has the grown value)."""
-
-    start: float
-    end: float
-    factor: float = 10.0
-    every: int = 10_000
-
-    def __post_init__(self) -> None:
-        if not (0 < self.start <= self.end):
-            raise ConfigError(f"start/end: need 0 < start <= end, got {self.start} and {self.end}")
-        if self.factor <= 1 or self.every < 1:
-            raise ConfigError("factor/every: need factor > 1 and every >= 1")
-
-    def __call__(self, step: int, state: ScheduleState) -> float:
-        value = self.start * self.factor ** ((step + 1) // self.every)
-        return self.end if value >= self.end * (1 - 1e-9) else value
+    return StepExponential(start, end, factor, every, offset=1)
 
 
 @dataclass(frozen=True)
