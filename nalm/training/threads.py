@@ -6,8 +6,10 @@ two intra-op threads are about 15 % faster than one at 100 runs when nothing els
 waits for a descheduled thread, and the same training ran 20–30 times slower (1,900 against 27k–43k
 at 1,000 runs, load about 4). The numba data kernels' fork/join stalls the same way. Clusters run one
 process per core, and shared machines are shared, so the trainer runs on one thread unless asked:
-``train(..., threads=N)``, ``nalm train/bench --threads N``; ``threads=None`` keeps the process's
-own settings (``torch.set_num_threads``, ``NUMBA_NUM_THREADS``).
+``train(..., threads=N)``, or for every training of a process (``nalm train``, ``nalm bench``, Ray
+workers started from it) the environment variable ``NALM_THREADS=N``; ``threads=None`` (or
+``NALM_THREADS=inherit``) keeps the process's own settings (``torch.set_num_threads``,
+``NUMBA_NUM_THREADS``).
 
 Results: the packaged cells checked so far (a 2-input Primer cell, madsen2020's 100-input NAU on −)
 give the same bits with one and two threads, but a threaded reduction may in general round
@@ -16,15 +18,39 @@ differently, so compare stored results made with the same thread count.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 
+from ..errors import ConfigError
+
 from ..tasks.rng.backend import numba_thread_limit
 
 #: The trainer's default on the CPU (see the module docstring for why).
 DEFAULT_THREADS = 1
+#: Overrides :data:`DEFAULT_THREADS` for a process: a positive integer, or ``inherit``.
+ENV_VAR = "NALM_THREADS"
+
+
+def resolve_threads(threads: int | None | str) -> int | None:
+    """``threads`` as given, or for ``"default"`` the process's choice: ``$NALM_THREADS`` when set
+    (``inherit`` means None), else :data:`DEFAULT_THREADS`."""
+    if threads != "default":
+        return threads  # type: ignore[return-value]
+    value = os.environ.get(ENV_VAR, "").strip()
+    if not value:
+        return DEFAULT_THREADS
+    if value.lower() == "inherit":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(f"{ENV_VAR}: expected a positive integer or 'inherit', got {value!r}")
+    return n
 
 
 @contextmanager

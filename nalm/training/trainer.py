@@ -45,7 +45,7 @@ from .model import ModelSpec, slice_stacked
 from .recipe import TrainRecipe
 from .runs import BatchedRuns, RunGroup, check_batch_fits
 from .snapshot import BestParameters, evaluation_count
-from .threads import DEFAULT_THREADS, cpu_threads
+from .threads import cpu_threads, resolve_threads
 from .update import Backend, Update, cuda_graph_unsupported, resolve_backend
 
 __all__ = ["Backend", "RunGroup", "TrainOutput", "cuda_graph_unsupported", "train", "train_groups"]
@@ -99,7 +99,7 @@ def train(
     backend: Backend | None = None,
     compile: bool | str = False,
     cuda_graph: bool = False,
-    threads: int | None = DEFAULT_THREADS,
+    threads: int | None | str = "default",
 ) -> TrainOutput:
     """Train one run per seed, all at once, and score every run against ``threshold``.
 
@@ -122,9 +122,9 @@ def train(
     ``backend="cuda_graph"``; ``compile="aot_eager"`` (a string) also names torch.compile's backend.
 
     ``threads``: CPU threads of the loop (torch's intra-op threads and the numba data kernels),
-    restored afterwards; one by default, because two are ~15 % faster on an idle 2-core machine but
-    20–30 times slower as soon as another process competes for a core (:mod:`nalm.training.threads`).
-    ``None`` keeps the process's settings. Ignored on CUDA.
+    restored afterwards; ``"default"`` is one, or ``$NALM_THREADS`` when set, because two are ~15 %
+    faster on an idle 2-core machine but 20–30 times slower as soon as another process competes for a
+    core (:mod:`nalm.training.threads`). ``None`` keeps the process's settings. Ignored on CUDA.
 
     Batches are drawn in the loop, not ahead: on the 2-core CPU this was measured on, drawing ahead
     on a thread made each update slower (every torch op releases and re-takes the GIL and waits
@@ -152,7 +152,7 @@ def train_groups(
     backend: Backend | None = None,
     compile: bool | str = False,
     cuda_graph: bool = False,
-    threads: int | None = DEFAULT_THREADS,
+    threads: int | None | str = "default",
 ) -> list[TrainOutput]:
     """Train the runs of several tasks of one shape in one batch; one :class:`TrainOutput` per group.
 
@@ -165,7 +165,7 @@ def train_groups(
     ``progress(n)`` counts updates of the whole batch, as in :func:`train`; ``backend`` (and its
     aliases ``compile``, ``cuda_graph``) and ``threads`` as there.
     """
-    with cpu_threads(threads, torch.device("cpu" if device is None else device)):
+    with cpu_threads(resolve_threads(threads), torch.device("cpu" if device is None else device)):
         return _train_groups(
             spec, groups, recipe, device=device, dtype=dtype, progress=progress, backend=backend,
             compile=compile, cuda_graph=cuda_graph,

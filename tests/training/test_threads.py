@@ -71,3 +71,22 @@ def test_results_of_a_small_cell_do_not_depend_on_the_threads(two_threads: None)
 def test_bad_thread_count_is_refused() -> None:
     with pytest.raises(ValueError, match="threads must be at least 1"):
         _train(0)
+
+
+def test_nalm_threads_sets_the_default(two_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NALM_THREADS", "2")
+    spy = _ThreadSpy()
+    _train("default", spy)
+    assert {torch_threads for torch_threads, _ in spy.seen} == {2}
+    monkeypatch.setenv("NALM_THREADS", "inherit")
+    torch.set_num_threads(2)
+    spy = _ThreadSpy()
+    _train("default", spy)
+    assert {torch_threads for torch_threads, _ in spy.seen} == {2}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_bad_nalm_threads_is_one_clear_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NALM_THREADS", value)
+    with pytest.raises(nalm.ConfigError, match="NALM_THREADS: expected a positive integer or 'inherit'"):
+        _train("default")
