@@ -308,6 +308,17 @@ def _check_class(text: str) -> str:
     return ' class="flag"' if text.startswith("⚠") else (' class="ok"' if text == "✓" else "")
 
 
+def _html_side_table(caption: str, headers: Sequence[str], rows: Sequence[Sequence[str]], e: Any) -> str:
+    """A captioned HTML table of aggregate rows (pooled rates, medians), its check column coloured."""
+    out = [f"<p>{e(caption)}</p><table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in headers)
+           + "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f'<td{_check_class(v) if h == "check" else ""}>{e(v)}</td>'
+                                    for h, v in zip(headers, row)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def render_html(
     cells: Sequence[CellSummary],
     plots: Mapping[str, Sequence[tuple[str, str]]] | None = None,
@@ -333,24 +344,13 @@ def render_html(
                 tds.append(f"<td{cls}>{e(text)}</td>")
             body.append("<tr>" + "".join(tds) + "</tr>")
         body.append("</tbody></table>")
-        pooled = averages.range_averages(group)
-        if pooled:
-            body.append("<p>Pooled over the range pairs:</p><table><thead><tr>"
-                        + "".join(f"<th>{e(h)}</th>" for h in averages.HEADERS) + "</tr></thead><tbody>")
-            for row in averages.rows(pooled):
-                body.append("<tr>" + "".join(
-                    f'<td{_check_class(v) if h == "check" else ""}>{e(v)}</td>'
-                    for h, v in zip(averages.HEADERS, row)) + "</tr>")
-            body.append("</tbody></table>")
-        median_rows = medians.median_rows(group)
-        if median_rows:
-            body.append("<p>Median ± MAD over runs, as the paper reports them:</p><table><thead><tr>"
-                        + "".join(f"<th>{e(h)}</th>" for h in medians.HEADERS) + "</tr></thead><tbody>")
-            for row in medians.rows(median_rows):
-                body.append("<tr>" + "".join(
-                    f'<td{_check_class(v) if h == "check" else ""}>{e(v)}</td>'
-                    for h, v in zip(medians.HEADERS, row)) + "</tr>")
-            body.append("</tbody></table>")
+        for caption, headers, table in (
+            ("Pooled over the range pairs:", averages.HEADERS, averages.rows(averages.range_averages(group))),
+            ("Median ± MAD over runs, as the paper reports them:", medians.HEADERS,
+             medians.rows(medians.median_rows(group))),
+        ):
+            if table:
+                body.append(_html_side_table(caption, headers, table, e))
         sources = _sources(group)
         if sources:
             body.append('<p class="sources">Published numbers: ' + e("; ".join(sources)) + ".</p>")
