@@ -38,6 +38,16 @@ def format_range(spec: RangeSpec) -> str:
     return " ∪ ".join(f"U[{_fmt(lo)},{_fmt(hi)}]" for lo, hi in spec)
 
 
+def ranges_as_lists(task: Any) -> dict[str, Any]:
+    """``dataclasses.asdict(task)`` with its two range specs as JSON lists (a task's ``to_dict``)."""
+    from dataclasses import asdict
+
+    d = asdict(task)
+    for key in ("interpolation_range", "extrapolation_range"):
+        d[key] = [list(r) for r in getattr(task, key)]
+    return d
+
+
 def normalize_range(value: Any, field_name: str) -> RangeSpec:
     """Validate a range and return it as a tuple of ``(lo, hi)`` float pairs (one pair, or two).
 

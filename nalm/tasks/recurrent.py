@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -66,6 +66,7 @@ from .ranges import (
     check_loss_scale,
     check_representable,
     format_range,
+    ranges_as_lists,
     sum_magnitude,
 )
 from .rng import UniformStream, stream_precision
@@ -202,10 +203,7 @@ class RecurrentArithmeticTask:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["interpolation_range"] = [list(r) for r in self.interpolation_range]
-        d["extrapolation_range"] = [list(r) for r in self.extrapolation_range]
-        return d
+        return ranges_as_lists(self)
 
     # ---------------------------------------------------------------- training stream
     def train_batch(

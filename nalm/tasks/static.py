@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, ClassVar, Sequence
 
@@ -59,6 +59,7 @@ from .ranges import (
     format_fraction,
     format_range,
     normalize_range,
+    ranges_as_lists,
     sum_intervals,
     sum_magnitude,
 )
@@ -289,10 +290,7 @@ class StaticArithmeticTask:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["interpolation_range"] = [list(r) for r in self.interpolation_range]
-        d["extrapolation_range"] = [list(r) for r in self.extrapolation_range]
-        return d
+        return ranges_as_lists(self)
 
     # ---------------------------------------------------------------- training stream
     def train_stream(
