@@ -84,6 +84,9 @@ class RunResult:
     # Arrays: left out of ==, repr and to_dict (a RunResult compares and prints as its scores).
     parameters: RunParameters | None = field(default=None, repr=False, compare=False)
     formula: RunFormula | None = None
+    #: Measurements taken after training, by name (e.g. the NPU paper's per-output errors, Trask's
+    #: normalised error; see :mod:`nalm.training.evaluation`). NaN where a run has no value.
+    metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The scores, curve and formula as plain data (the parameters are left out: arrays)."""

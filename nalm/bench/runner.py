@@ -28,6 +28,11 @@ Guarantees (with :class:`nalm.store.ResultsStore`):
   formulas without torch, and ``nalm explain`` can read any stored run again. The read-out runs after
   the training and is not part of its timing; should it fail, the runs are stored without it (a
   warning on stderr) rather than lost.
+* **Measurements a task asks for are stored too.** A task may name metrics measured after training
+  (``run_metrics``: e.g. the NPU paper's per-output errors, Trask's normalised error); they are
+  computed from the trained runs (:func:`nalm.training.evaluation.run_metrics`) and stored with each
+  run (:attr:`~nalm.results.RunResult.metrics`). Like the read-out, outside the timing; a failure
+  costs a warning, not the runs.
 * **Several threshold policies, one training.** A suite may score its runs under more policies
   (``also_score``): the same runs are scored again from their learning curves (selection does not
   depend on the threshold; success and solved-at do) and stored as separate cells whose config
@@ -58,6 +63,7 @@ from nalm.stats import wilson_interval
 from nalm.store import ResultsStore
 from nalm.tasks import Task
 from nalm.training import ModelSpec, RunGroup, TrainOutput, TrainRecipe, train
+from nalm.training.evaluation import run_metrics
 from nalm.training.trainer import cuda_graph_unsupported
 
 from .plan import Cell
@@ -166,6 +172,20 @@ def with_formulas(out: TrainOutput, task: Task) -> list[RunResult]:
               "stored without it", file=sys.stderr)
         return list(out.runs)
     return [replace(run, formula=e.record()) for run, e in zip(out.runs, explanations)]
+
+
+def with_metrics(runs: list[RunResult], out: TrainOutput, spec: ModelSpec, task: Task, *,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> list[RunResult]:
+    """``runs`` (those of ``out``) with the metrics their task asks to be measured after training
+    (:func:`nalm.training.evaluation.run_metrics`). Like the formula read-out, a failure here costs a
+    warning, never the cell's training."""
+    try:
+        metrics = run_metrics(out, spec, task, device=device, dtype=dtype)
+    except Exception as exc:  # noqa: BLE001 — see the docstring
+        print(f"nalm: warning: run metrics failed ({type(exc).__name__}: {exc}); the runs are stored "
+              "without them", file=sys.stderr)
+        return runs
+    return [replace(run, metrics={**run.metrics, **m}) for run, m in zip(runs, metrics)]
 
 
 def failed_run(seed: int, threshold: float) -> RunResult:
@@ -467,7 +487,11 @@ def train_unit(
             progress=None if progress is None else (lambda n: progress(n * total_runs)),
             compile=compile, cuda_graph=graph,
         )
-        results = [with_formulas(out, cell.task) for out, (cell, _) in zip(outs, unit.cells)]
+        results = [
+            with_metrics(with_formulas(out, cell.task), out, cell.spec, cell.task, device=device,
+                         dtype=getattr(torch, cell.dtype))
+            for out, (cell, _) in zip(outs, unit.cells)
+        ]
         return UnitResult(results, outs[0].wall_time_s, outs[0].seed_iterations_per_second)
     except Exception as exc:  # noqa: BLE001 — one batch's failure must not stop the suite
         return UnitResult(None, time.perf_counter() - t0, None, _error_line(exc))

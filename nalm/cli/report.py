@@ -23,10 +23,7 @@ from nalm.report.writer import FORMATS, write_report
               help="Draw the figures (md and html); --no-plots writes the tables only, sooner.")
 def report(db: Path, fmt: str, out_dir: Path, suite: str | None, plots: bool) -> None:
     """Success rates with Wilson intervals, solved-at and sparsity statistics, beside published numbers."""
-    from nalm.cli.paper_errors import with_paper_errors
-
-    result = write_report(db, out_dir, fmt, suite=suite, plots=plots,  # type: ignore[arg-type]
-                          enrich=with_paper_errors)
+    result = write_report(db, out_dir, fmt, suite=suite, plots=plots)  # type: ignore[arg-type]
     if fmt == "md":
         click.echo(result.markdown_tables)
     click.echo(str(result.path))

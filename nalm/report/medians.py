@@ -9,11 +9,11 @@ absolute deviation (MAD) over runs.
   its final model), a NaN (diverged run) counted as +inf and so sorted last, the best
   ``min(10, runs)`` kept.
 * **Simple task** (``npu_simple`` cells scored at their final point): per output the paper's
-  statistic — each run's final model's mean absolute error on the paper's grids
-  (:func:`nalm.tasks.npu_simple.paper_errors`), computed from the run's stored final parameters by
-  :func:`nalm.cli.paper_errors.with_paper_errors` (torch: outside this package, which the caller —
-  ``nalm report`` — passes in as ``enrich``) — median and MAD over all runs, beside Table A2
-  (``test_error_median`` / ``test_error_mad``).
+  statistic — each run's final model's mean absolute error on the paper's grids, measured after
+  training and stored with the run (metrics ``paper_mae_<output>``,
+  :func:`nalm.training.evaluation.npu_paper_errors`) — median and MAD over all runs (a failed run,
+  without a value, counts as +inf), beside Table A2 (``test_error_median`` / ``test_error_mad``).
+  Cells written before schema 3 have no such metrics and show no rows.
 
 The check is ✓ when the two intervals median ± MAD (ours, published) overlap, else ⚠ with a reason
 read from the config: a cut (fewer updates than the protocol's, fewer runs than the paper's) or,
@@ -141,12 +141,15 @@ def _published_simple(model: str | None, output: str) -> tuple[float | None, flo
 
 
 def _simple_rows(c: CellSummary) -> list[MedianRow]:
-    if not c.paper_errors:
+    task = c.config.get("task")
+    if not (isinstance(task, Mapping) and task.get("kind") == "npu_simple" and _scored_final(c.config)):
         return []
+    if not any(f"paper_mae_{output}" in c.metrics for output in SIMPLE_OUTPUTS):
+        return []  # written before the statistic was stored with the runs (schema 3)
     rows = []
     block = c.config.get("block")
     for output in SIMPLE_OUTPUTS:
-        values = c.paper_errors.get(output, ())
+        values = c.metrics.get(f"paper_mae_{output}", (math.nan,) * c.n_seeds)
         med, mad = median_mad(values)
         pm, pd, pn = _published_simple(c.labels.model, output)
         rows.append(MedianRow(

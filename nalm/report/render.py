@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nalm.report import averages, medians
+from nalm.report import averages, medians, recurrent
 from nalm.report.summary import CellSummary
 from nalm.stats import MeanEstimate
 
@@ -244,16 +244,22 @@ def markdown_table(cells: Sequence[CellSummary]) -> str:
     return "\n".join(lines)
 
 
-def _pooled_markdown(pooled: Sequence[averages.RangeAverage]) -> str:
-    lines = ["| " + " | ".join(averages.HEADERS) + " |", "|" + "|".join("---" for _ in averages.HEADERS) + "|"]
-    lines += ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in averages.rows(pooled)]
-    return "\n".join(lines)
-
-
 def _table_markdown(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in body]
     return "\n".join(lines)
+
+
+def side_tables(group: Sequence[CellSummary]) -> list[tuple[str, Sequence[str], list[tuple[str, ...]]]]:
+    """The tables a suite has beside its cell table — (caption, headers, rows), those with rows: rates
+    pooled over range pairs, medians as the NPU paper reports them, the recurrent task's scales."""
+    tables = [
+        ("Pooled over the range pairs:", averages.HEADERS, averages.rows(averages.range_averages(group))),
+        ("Median ± MAD over runs, as the paper reports them:", medians.HEADERS,
+         medians.rows(medians.median_rows(group))),
+        (recurrent.CAPTION, recurrent.HEADERS, recurrent.rows(recurrent.recurrent_rows(group))),
+    ]
+    return [t for t in tables if t[2]]
 
 
 def render_markdown(
@@ -269,13 +275,8 @@ def render_markdown(
         parts += [f"Results database: `{db_name}`.", ""]
     for suite, group in by_suite(cells).items():
         parts += [f"## Suite `{suite}`", "", markdown_table(group), ""]
-        pooled = averages.range_averages(group)
-        if pooled:
-            parts += ["Pooled over the range pairs:", "", _pooled_markdown(pooled), ""]
-        median_rows = medians.median_rows(group)
-        if median_rows:
-            parts += ["Median ± MAD over runs, as the paper reports them:", "",
-                      _table_markdown(medians.HEADERS, medians.rows(median_rows)), ""]
+        for caption, headers, table in side_tables(group):
+            parts += [caption, "", _table_markdown(headers, table), ""]
         sources = _sources(group)
         if sources:
             parts += ["Published numbers: " + "; ".join(sources) + ".", ""]
@@ -344,13 +345,8 @@ def render_html(
                 tds.append(f"<td{cls}>{e(text)}</td>")
             body.append("<tr>" + "".join(tds) + "</tr>")
         body.append("</tbody></table>")
-        for caption, headers, table in (
-            ("Pooled over the range pairs:", averages.HEADERS, averages.rows(averages.range_averages(group))),
-            ("Median ± MAD over runs, as the paper reports them:", medians.HEADERS,
-             medians.rows(medians.median_rows(group))),
-        ):
-            if table:
-                body.append(_html_side_table(caption, headers, table, e))
+        for caption, headers, table in side_tables(group):
+            body.append(_html_side_table(caption, headers, table, e))
         sources = _sources(group)
         if sources:
             body.append('<p class="sources">Published numbers: ' + e("; ".join(sources)) + ".</p>")

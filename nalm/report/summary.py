@@ -103,9 +103,9 @@ class CellSummary:
     published_interpolation_interval: PublishedInterval | None = None
     #: Every run's extrapolation MSE at its scored point (NaN: diverged or failed), in run order.
     extrapolation_mses: tuple[float, ...] = field(default=(), repr=False)
-    #: The NPU paper's simple-task statistic per output (each run's final model's mean absolute error
-    #: on the paper's grids, run order), where the report computed it (nalm.report.medians).
-    paper_errors: Mapping[str, tuple[float, ...]] | None = field(default=None, repr=False)
+    #: The runs' stored metrics (:attr:`nalm.results.RunResult.metrics`) by name, each a value per
+    #: run in run order (NaN for a run without it); empty when no run has any.
+    metrics: Mapping[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def interpolation_rate(self) -> float | None:
@@ -264,7 +264,13 @@ def summarize_cell(
         ),
         interpolation_runs=0 if interpolation is None else len(interpolation),
         published_interpolation_interval=interpolation_interval,
+        metrics=_metrics(results),
     )
+
+
+def _metrics(results: Sequence[Any]) -> dict[str, tuple[float, ...]]:
+    names = list(dict.fromkeys(name for r in results for name in r.metrics))
+    return {name: tuple(float(r.metrics.get(name, math.nan)) for r in results) for name in names}
 
 
 def _selection(config: Mapping[str, Any]) -> str:

@@ -6,7 +6,7 @@ import base64
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -37,13 +37,7 @@ class Report:
     markdown_tables: str  # the tables alone, for a terminal
 
 
-#: Adds what only torch-side code can compute to the summaries (see :func:`write_report`).
-Enrich = Callable[[ResultsStore, Sequence[CellSummary]], Sequence[CellSummary]]
-
-
-def load_cells(
-    store: ResultsStore, suite: str | None = None, enrich: Enrich | None = None
-) -> tuple[list[CellSummary], list[StoredRun]]:
+def load_cells(store: ResultsStore, suite: str | None = None) -> tuple[list[CellSummary], list[StoredRun]]:
     """Cell summaries (and the runs behind them) of one suite, or of every suite."""
     if suite is not None:
         known = store.suites()
@@ -54,7 +48,7 @@ def load_cells(
     if not runs:
         raise ReportError(f"{store.path} holds no runs")
     cells = summarize(runs)
-    return (list(enrich(store, cells)) if enrich is not None else cells), runs
+    return cells, runs
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -109,7 +103,6 @@ def write_report(
     *,
     suite: str | None = None,
     plots: bool = True,
-    enrich: Enrich | None = None,
 ) -> Report:
     """Write ``report.<fmt>`` to ``out_dir``: PNGs beside ``report.md``; ``report.html`` is one
     self-contained page with its figures embedded as data URIs; Parquet beside the CSV when possible.
@@ -117,10 +110,6 @@ def write_report(
     Everything is written to a temporary directory next to ``out_dir`` and renamed into place, so a
     failure leaves no partial report. An existing ``out_dir`` is replaced only if it is empty or an
     earlier report.
-
-    ``enrich``: adds to the cell summaries what needs torch (which this package never imports):
-    ``nalm report`` passes :func:`nalm.cli.paper_errors.with_paper_errors`, the NPU paper's
-    simple-task statistic from the stored parameters; without it those rows show no value.
     """
     if fmt not in FORMATS:
         raise ReportError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -128,7 +117,7 @@ def write_report(
     out_dir = shown_out.absolute()  # "." or "x/.." must not be renamed as a relative path
     base = _check_out(out_dir)
     with ResultsStore(db, readonly=True) as store:
-        cells, runs = load_cells(store, suite, enrich)
+        cells, runs = load_cells(store, suite)
         by_key: dict[tuple[str, str, str], list[StoredRun]] = {}
         for r in runs:
             by_key.setdefault((r.suite, r.cell, r.config_hash), []).append(r)

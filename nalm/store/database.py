@@ -55,7 +55,7 @@ class ResultsStore:
         self._conn: sqlite3.Connection | None = None
         self._config_cache: dict[str, Mapping[str, Any]] = {}
         self.schema_version = 0
-        self._has_formula = self._has_params = False
+        self._has_formula = self._has_params = self._has_metrics = False
         try:
             self._open(busy_timeout_s)
         except sqlite3.DatabaseError as exc:
@@ -117,6 +117,7 @@ class ResultsStore:
                 if version == 1:
                     for statement in _MIGRATE_1_TO_2:
                         conn.execute(statement)
+                if version < SCHEMA_VERSION:  # the missing tables were created above
                     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                  (str(SCHEMA_VERSION),))
                     version = SCHEMA_VERSION
@@ -125,6 +126,7 @@ class ResultsStore:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self._has_formula = {"formula_outcome", "formula"} <= columns
         self._has_params = "params" in tables
+        self._has_metrics = "run_metrics" in tables
 
     def _version(self) -> int:
         row = self._connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -270,6 +272,11 @@ class ResultsStore:
                         "extrapolation_mse, sparsity_error) VALUES (?, ?, ?, ?, ?, ?)",
                         (cur.lastrowid, *curve_row),
                     )
+                    if run.metrics:
+                        conn.executemany(
+                            "INSERT INTO run_metrics (run_id, name, value) VALUES (?, ?, ?)",
+                            [(cur.lastrowid, name, _metric_in(value)) for name, value in run.metrics.items()],
+                        )
                     if run.parameters is not None:
                         conn.execute(
                             "INSERT INTO params (run_id, selected_step, selected, final) VALUES (?, ?, ?, ?)",
@@ -301,6 +308,13 @@ class ResultsStore:
             not isinstance(run.formula, RunFormula) or run.formula.outcome not in FORMULA_OUTCOMES
         ):
             raise StoreError(f"{where}: formula must be a RunFormula, got {run.formula!r}")
+        for name, value in run.metrics.items():
+            if not isinstance(name, str) or not name:
+                raise StoreError(f"{where}: metric names must be non-empty strings, got {name!r}")
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise StoreError(f"{where}: metric {name!r} must be a number, got {value!r}") from None
         if run.parameters is not None and not isinstance(run.parameters, RunParameters):
             raise StoreError(f"{where}: parameters must be RunParameters, got {type(run.parameters).__name__}")
         row = (
@@ -385,6 +399,7 @@ class ResultsStore:
             {where}
             ORDER BY c.rowid, r.seed"""
         out = []
+        metrics = self._metrics()
         for row in self._connection.execute(sql, args):
             (rid, s, c, h, cfg, seed, st, solved, solved_at, sel, imse, emse, sparse, thr, iters,
              div, policy, wall, rate, version, created, outcome, formula) = row
@@ -401,10 +416,22 @@ class ResultsStore:
                 iterations=iters,
                 diverged_at=div,
                 formula=None if outcome is None else RunFormula(outcome, formula),
+                metrics=metrics.get(rid, {}),
             )
             out.append(
                 StoredRun(rid, s, c, self._config(h, cfg), h, result, policy, wall, rate, version, created)
             )
+        return out
+
+    def _metrics(self) -> dict[int, dict[str, float]]:
+        """Every run's stored metrics by run id (read at once: a report reads every run anyway)."""
+        out: dict[int, dict[str, float]] = {}
+        if not self._has_metrics:
+            return out
+        for rid, name, value in self._connection.execute(
+            "SELECT run_id, name, value FROM run_metrics ORDER BY run_id, rowid"
+        ):
+            out.setdefault(rid, {})[name] = _metric_out(value)
         return out
 
     def curve(self, run_id: int) -> LearningCurve:

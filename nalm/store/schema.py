@@ -8,11 +8,14 @@ Version history:
    its selected step and at the end. A version-1 database opened for writing is migrated in place
    (columns added, the table created; its runs keep NULL / no parameters); opened read-only it is
    read as it is.
+3. New table ``run_metrics``: each run's measurements taken after training (name → value, NULL for
+   NaN; :attr:`nalm.results.RunResult.metrics`). Older databases opened for writing gain the empty
+   table; their runs have no metrics.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _STATUSES = ("ok", "diverged", "failed")
 
@@ -73,9 +76,17 @@ CREATE TABLE IF NOT EXISTS params (
     selected      BLOB NOT NULL,
     final         BLOB NOT NULL
 );
+-- measurements taken after training, one row per run and name
+CREATE TABLE IF NOT EXISTS run_metrics (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name   TEXT NOT NULL,
+    value  REAL,  -- NULL = NaN
+    PRIMARY KEY (run_id, name)
+);
 """
 
-#: Statements that bring a version-1 database to version 2 (run in the opening transaction).
+#: Statements that bring a version-1 database to version 2 (run in the opening transaction). Newer
+#: tables need no statement: the opening transaction creates every missing table of :data:`_SCHEMA`.
 _MIGRATE_1_TO_2 = (
     "ALTER TABLE runs ADD COLUMN formula_outcome TEXT",
     "ALTER TABLE runs ADD COLUMN formula TEXT",

@@ -21,9 +21,10 @@ harness open):
 * **Scoring**: the trainer's extrapolation MSE over all four outputs at the selected step; a run is
   successful under a threshold policy like any other task (default ``fixed_1e-5``).
   The paper reports per-output **mean absolute errors** (median and MAD over 20 runs) of the *final*
-  model on its grids — a different statistic on different points. :func:`paper_errors` computes that
-  statistic for a trained model, so the two can be set side by side, but nalm's success rates are
-  not comparable with the paper's table.
+  model on its grids — a different statistic on different points. The benchmark runner measures that
+  statistic on :meth:`NPUSimpleTask.paper_grids` after training and stores it with each run
+  (``paper_mae_<output>``, :mod:`nalm.training.evaluation`), so the two can be set side by side; nalm's
+  success rates are not comparable with the paper's table.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class NPUSimpleTask:
     default_threshold_policy: ClassVar[str] = "fixed_1e-5"
     in_features: ClassVar[int] = 2
     out_features: ClassVar[int] = 4
+    #: measured after training and stored per run (nalm.training.evaluation): the paper's statistic
+    run_metrics: ClassVar[tuple[str, ...]] = ("npu_paper_errors",)
 
     def __post_init__(self) -> None:
         for field in ("low", "high", "grid_high", "grid_step"):
@@ -110,6 +113,14 @@ class NPUSimpleTask:
         xt = torch.as_tensor(x, dtype=dtype, device=device).unsqueeze(0)
         yt = torch.as_tensor(targets(x), dtype=dtype, device=device).unsqueeze(0)
         return xt, yt.expand(len(seeds), *yt.shape[1:])
+
+    def paper_grids(self) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+        """The paper's test points per output: ``{output: (inputs [N, 2], float64 targets [N], output
+        index)}`` (see :func:`paper_grids`)."""
+        out = {}
+        for k, (name, x) in enumerate(paper_grids().items()):
+            out[name] = (x, targets(x)[..., k], k)
+        return out
 
     # ---------------------------------------------------------------- training stream
     def train_batch(
@@ -167,27 +178,4 @@ def paper_grids() -> dict[str, np.ndarray]:
     return out
 
 
-@torch.no_grad()
-def paper_errors(model: torch.nn.Module, *, dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
-    """Per-output mean absolute error of a (possibly stacked) model on the paper's grids.
-
-    Returns ``{output: [S] or scalar}`` — the statistic of Heim et al.'s Table A2 before the median
-    over runs. ``model`` maps ``[..., 2] → [..., 4]``; a stacked model gets inputs ``[1, N, 2]``.
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        out = {}
-        device = next(model.parameters()).device
-        for k, name in enumerate(OUTPUTS):
-            x = paper_grids()[name]
-            xt = torch.as_tensor(x, dtype=dtype, device=device)
-            pred = model(xt.unsqueeze(0))[..., k].to(torch.float64)
-            y = torch.as_tensor(targets(x)[..., k], dtype=torch.float64, device=device)
-            out[name] = (pred - y).abs().mean(dim=-1).squeeze(0)
-        return out
-    finally:
-        model.train(was_training)
-
-
-__all__ = ["NPUSimpleTask", "OUTPUTS", "paper_errors", "paper_grids", "targets"]
+__all__ = ["NPUSimpleTask", "OUTPUTS", "paper_grids", "targets"]

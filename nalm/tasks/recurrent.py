@@ -115,6 +115,8 @@ class RecurrentArithmeticTask:
     simple: ClassVar[bool] = False  # (the static task's 4-input variant has no recurrent form)
     #: nalm's formula read-out (:mod:`nalm.formula`) reads feed-forward chains, not recurrent networks.
     formula_readout: ClassVar[bool] = False
+    #: measured after training and stored per run (nalm.training.evaluation)
+    run_metrics: ClassVar[tuple[str, ...]] = ("trask", "range_test")
 
     def __post_init__(self) -> None:
         if not isinstance(self.op, str) or self.op not in OPS:

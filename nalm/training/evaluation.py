@@ -13,12 +13,17 @@ initialisation (built from seeds ``seed_start …``, far from training seeds), e
 with the targets of the first run's seed, averaged (mean over the finite ones; the count left out is
 reported). This is the recipe of ``protocols.md`` §4; Trask et al. do not say which baseline they
 averaged, so record ``k``, the error and the average with the numbers.
+
+**Run metrics.** What a benchmark reports beyond the trainer's scores is measured once, right after
+training, and stored with each run (:attr:`nalm.results.RunResult.metrics`), so the report reads numbers
+and needs neither torch nor the trained networks. A task opts in by naming entries of
+:data:`RUN_METRICS` in its ``run_metrics`` class attribute; :func:`run_metrics` computes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,8 +33,17 @@ from torch import nn
 from nalm.metrics import RandomBaseline, random_baseline_error, trask_normalised_error
 
 from .model import ModelSpec
+from .trainer import TrainOutput
 
-__all__ = ["TraskErrors", "split_mse", "trask_errors"]
+__all__ = [
+    "RUN_METRICS",
+    "RunMetricContext",
+    "TraskErrors",
+    "npu_paper_errors",
+    "run_metrics",
+    "split_mse",
+    "trask_errors",
+]
 
 _ELEMENTS_PER_CHUNK = 1 << 24
 
@@ -97,3 +111,115 @@ def trask_errors(
         normalised=tuple(trask_normalised_error(v, baseline.value) for v in values),
         baseline=baseline,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# run metrics: measured after training, stored per run
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunMetricContext:
+    """What a run metric may look at: the trained runs (``output.model`` holds the final parameters,
+    :meth:`~nalm.training.TrainOutput.selected_model` those each run is scored at), how their network
+    is built, the task, and the runs' seeds, device and dtype."""
+
+    output: TrainOutput
+    spec: ModelSpec
+    task: Any
+    seeds: tuple[int, ...]
+    device: Any
+    dtype: torch.dtype
+
+
+#: A run metric returns ``{metric name: value per run [S]}``.
+RunMetric = Callable[[RunMetricContext], Mapping[str, np.ndarray]]
+
+
+@torch.no_grad()
+def npu_paper_errors(model: nn.Module, grids: Mapping[str, tuple[np.ndarray, np.ndarray, int]], *,
+                     dtype: torch.dtype = torch.float32) -> dict[str, np.ndarray]:
+    """Per-output mean absolute error of a stacked model (``[S, ...]`` parameters) on fixed grids:
+    ``grids[name] = (inputs [N, I], float64 targets [N], output index)`` — the statistic of Heim et
+    al.'s Table A2 before its median over runs. Predictions are made in ``dtype``, errors in float64.
+    Returns ``{name: [S]}``."""
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        out = {}
+        for name, (x, y, k) in grids.items():
+            pred = model(torch.as_tensor(x, dtype=dtype, device=device).unsqueeze(0))[..., k]
+            err = pred.to(torch.float64) - torch.as_tensor(y, dtype=torch.float64, device=device)
+            out[name] = err.abs().mean(dim=-1).reshape(-1).cpu().numpy()
+        return out
+    finally:
+        model.train(was_training)
+
+
+def _paper_errors(ctx: RunMetricContext) -> dict[str, np.ndarray]:
+    # The paper scores each run's final model (its scripts keep the last parameters).
+    errors = npu_paper_errors(ctx.output.model, ctx.task.paper_grids(), dtype=ctx.dtype)
+    return {f"paper_mae_{name}": v for name, v in errors.items()}
+
+
+def _trask(ctx: RunMetricContext) -> dict[str, np.ndarray]:
+    out = {}
+    for split in ("interpolation", "extrapolation"):
+        mse = [getattr(run, f"{split}_mse") for run in ctx.output.runs]
+        errors = trask_errors(ctx.spec, ctx.task, mse, split=split, dtype=ctx.dtype, device=ctx.device)
+        out[f"trask_{split}"] = np.asarray(errors.normalised)
+        out[f"trask_baseline_{split}"] = np.full(len(mse), errors.baseline.value)
+    return out
+
+
+def _range_test(ctx: RunMetricContext) -> dict[str, np.ndarray]:
+    # imported here: the metrics package's threshold estimate is only needed by this metric
+    from nalm.metrics import threshold_estimate
+
+    mse = split_mse(ctx.output.selected_model(), ctx.task, "range_extrapolation", ctx.seeds,
+                    device=ctx.device, dtype=ctx.dtype)
+    task = ctx.task
+    range_task = replace(task, interpolation_range=task.extrapolation_range, extrapolation_length=task.seq_length)
+    threshold = threshold_estimate(range_task, task.default_threshold_policy).value
+    return {"range_mse": mse, "range_threshold": np.full(len(mse), threshold)}
+
+
+#: Run metrics by name; a task lists the ones it wants in its ``run_metrics`` class attribute.
+#:
+#: * ``npu_paper_errors`` — ``paper_mae_<output>``: the final model's mean absolute error per output
+#:   on the task's ``paper_grids()`` (the NPU paper's simple-task statistic);
+#: * ``trask`` — ``trask_interpolation`` / ``trask_extrapolation``: Trask's normalised error of the
+#:   run's scored MSE (100 untrained networks of the same architecture; the baseline stored beside it
+#:   as ``trask_baseline_<split>``);
+#: * ``range_test`` — ``range_mse``: the selected model's MSE on the task's ``range_extrapolation``
+#:   split (sequences of the training length over the extrapolation range), and ``range_threshold``,
+#:   that split's own threshold under the task's default policy.
+RUN_METRICS: dict[str, RunMetric] = {
+    "npu_paper_errors": _paper_errors,
+    "trask": _trask,
+    "range_test": _range_test,
+}
+
+
+def run_metrics(output: TrainOutput, spec: ModelSpec, task: Any, *, device: Any = None,
+                dtype: torch.dtype = torch.float32) -> list[dict[str, float]]:
+    """The metrics the task asks for (``task.run_metrics``), one ``{name: value}`` per run of
+    ``output`` in its order; empty dicts for a task that asks for none."""
+    names = tuple(getattr(task, "run_metrics", ()))
+    unknown = [n for n in names if n not in RUN_METRICS]
+    if unknown:
+        raise ValueError(f"unknown run metric(s) {unknown} (known: {sorted(RUN_METRICS)})")
+    per_run: list[dict[str, float]] = [{} for _ in output.runs]
+    if not names:
+        return per_run
+    ctx = RunMetricContext(output, spec, task, tuple(int(r.seed) for r in output.runs), device, dtype)
+    for name in names:
+        for metric, values in RUN_METRICS[name](ctx).items():
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+            if values.shape[0] != len(per_run):
+                raise ValueError(f"run metric {name!r} gave {values.shape[0]} values of {metric!r} "
+                                 f"for {len(per_run)} runs")
+            for run, v in zip(per_run, values):
+                run[metric] = float(v)
+    return per_run

@@ -8,7 +8,8 @@ import torch
 
 from nalm.errors import ConfigError
 from nalm.tasks._base import Task
-from nalm.tasks.npu_simple import NPUSimpleTask, paper_errors, paper_grids, targets
+from nalm.tasks.npu_simple import NPUSimpleTask, paper_grids, targets
+from nalm.training.evaluation import npu_paper_errors
 
 
 def test_protocol_shapes_and_targets() -> None:
@@ -56,10 +57,32 @@ def test_paper_grids_and_errors_of_an_exact_model() -> None:
             a, b = x[..., 0].double(), x[..., 1].double()
             return torch.stack([a + b, a * b, a / b, torch.sqrt(a.abs())], -1)
 
-    errors = paper_errors(Exact(), dtype=torch.float64)
+    task = NPUSimpleTask()
+    errors = npu_paper_errors(Exact(), task.paper_grids(), dtype=torch.float64)
     assert set(errors) == {"add", "mul", "div", "root"}
     for value in errors.values():
-        assert float(value) < 1e-12
+        assert value.shape == (1,) and float(value[0]) < 1e-12
+
+
+def test_paper_errors_of_a_constant_model_by_hand() -> None:
+    """A model answering 1 everywhere: each output's error is the mean of |target − 1| over its grid,
+    computed here with numpy from the grids alone; two stacked runs (1 and 2) score independently."""
+
+    class Constant(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = torch.nn.Parameter(torch.tensor([1.0, 2.0], dtype=torch.float64))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # [1, N, 2] -> [2, N, 4]
+            return self.c.view(2, 1, 1).expand(2, x.shape[-2], 4)
+
+    grids = paper_grids()
+    errors = npu_paper_errors(Constant(), NPUSimpleTask().paper_grids(), dtype=torch.float64)
+    for k, name in enumerate(("add", "mul", "div", "root")):
+        a, b = grids[name][:, 0], grids[name][:, 1]
+        y = [a + b, a * b, a / b, np.sqrt(np.abs(a))][k]
+        expected = [np.mean(np.abs(y - c)) for c in (1.0, 2.0)]
+        np.testing.assert_allclose(errors[name], expected, rtol=1e-13)
 
 
 @pytest.mark.parametrize("kwargs,field", [
@@ -69,3 +92,63 @@ def test_paper_grids_and_errors_of_an_exact_model() -> None:
 def test_invalid_settings(kwargs, field) -> None:
     with pytest.raises(ConfigError, match=field):
         NPUSimpleTask(**kwargs)
+
+
+def test_a_suite_stores_the_paper_statistic_per_run_and_the_report_shows_its_median(tmp_path, capsys) -> None:
+    """Runner → store → report: each run's ``paper_mae_<output>`` equals the statistic recomputed here
+    from its stored final parameters, and the report's median row is their median."""
+    import statistics
+
+    from nalm.bench.build import spec_from_config, task_from_config
+    from nalm.report import summarize
+    from nalm.report.medians import median_rows
+    from nalm.store import ResultsStore
+    from tests.support import run_in_process
+
+    suite = tmp_path / "tiny.toml"
+    suite.write_text("""
+name = "tiny_simple"
+protocol_iterations = 60
+threshold_policy = "fixed_1e-5"
+eval_every = 20
+selection = "final"
+[recipe]
+kind = "plain"
+optimizer = "adam"
+lr = 0.005
+batch_size = 16
+[profiles.quick]
+seeds = 3
+[models.NPU-s]
+units = ["npu", "nau"]
+hidden = 6
+label = "NPU"
+[[grid]]
+name = "simple"
+task = "npu_simple"
+models = ["NPU-s"]
+ops = ["all"]
+""")
+    db = tmp_path / "r.db"
+    code, out, err = run_in_process(capsys, "bench", str(suite), "--profile", "quick", "--db", str(db))
+    assert code == 0, err
+    with ResultsStore(db, readonly=True) as store:
+        runs = store.runs()
+        params = [store.parameters(r.id) for r in runs]
+        (cell,) = summarize(runs)
+    config = runs[0].config
+    task = task_from_config(config)
+    spec = spec_from_config(config, task)
+    for r, p in zip(runs, params):
+        model = spec.build(r.result.seed)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                param.copy_(torch.from_numpy(p.final[name]))
+        expected = npu_paper_errors(model, task.paper_grids())
+        assert set(r.result.metrics) == {f"paper_mae_{k}" for k in ("add", "mul", "div", "root")}
+        for k, v in expected.items():
+            assert r.result.metrics[f"paper_mae_{k}"] == float(v[0])
+    rows = {row.operation: row for row in median_rows([cell])}
+    assert set(rows) == {"add", "mul", "div", "root"}
+    assert rows["mul"].median == statistics.median(r.result.metrics["paper_mae_mul"] for r in runs)
+    assert rows["mul"].published_median is not None  # Table A2's NPU row

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from nalm.bench.build import spec_from_config, task_from_config
@@ -84,8 +86,19 @@ ops = ["add"]
         parse_suite(base + 'task = "static"\nseq_length = 3\n')
 
 
-def test_a_tiny_recurrent_suite_runs_and_its_table_adds_trask_and_the_range_test(tmp_path, capsys) -> None:
-    from nalm.bench.sequence_report import format_markdown, main, recurrent_summary
+def test_a_tiny_recurrent_suite_stores_trask_and_the_range_test_and_the_report_shows_them(
+    tmp_path, capsys
+) -> None:
+    import math
+
+    import torch
+
+    from nalm.metrics import threshold_estimate
+    from nalm.report import summarize
+    from nalm.report.recurrent import recurrent_rows
+    from nalm.store import ResultsStore
+    from nalm.training import stack_modules
+    from nalm.training.evaluation import split_mse, trask_errors
     from tests.support import run_in_process
 
     suite = tmp_path / "tiny.toml"
@@ -113,13 +126,40 @@ extrapolation_length = 6
     db = tmp_path / "r.db"
     code, out, err = run_in_process(capsys, "bench", str(suite), "--profile", "quick", "--db", str(db))
     assert code == 0, err
-    (row,) = recurrent_summary(db, k=4)
-    assert (row.cell, row.runs, row.iterations) == ("b/NMU/mul", 2, 200)
-    assert row.baseline_k == 4 and row.baseline_extrapolation > 0
-    assert row.trask_extrapolation == pytest.approx(
-        100 * row.median_extrapolation_mse / row.baseline_extrapolation, rel=1e-6)
-    assert row.median_range_mse > 0 and row.range_threshold > 0
-    assert "b/NMU/mul" in format_markdown([row])
-    assert main(["--db", str(db), "--k", "4"]) == 0
-    assert "| b/NMU/mul | 2 |" in capsys.readouterr().out
-    assert main(["--db", str(db), "--suite", "other"]) == 2
+    with ResultsStore(db, readonly=True) as store:
+        runs = store.runs()
+        params = [store.parameters(r.id) for r in runs]
+        (cell,) = summarize(runs)
+    config = runs[0].config
+    task = task_from_config(config)
+    spec = spec_from_config(config, task)
+    # recomputed here from the stored runs and parameters, independently of the runner's pass
+    trask = trask_errors(spec, task, [r.result.extrapolation_mse for r in runs], split="extrapolation")
+    models = []
+    for r, p in zip(runs, params):
+        model = spec.build(r.result.seed)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                param.copy_(torch.from_numpy(p.selected[name]))
+        models.append(model)
+    range_mse = split_mse(stack_modules(models), task, "range_extrapolation", [r.result.seed for r in runs])
+    own = threshold_estimate(replace(task, interpolation_range=task.extrapolation_range,
+                                     extrapolation_length=task.seq_length), "madsen_r").value
+    for r, normalised, mse in zip(runs, trask.normalised, range_mse):
+        m = r.result.metrics
+        assert set(m) == {"trask_interpolation", "trask_extrapolation", "trask_baseline_interpolation",
+                          "trask_baseline_extrapolation", "range_mse", "range_threshold"}
+        assert m["trask_extrapolation"] == pytest.approx(normalised, rel=1e-12)
+        assert m["trask_baseline_extrapolation"] == pytest.approx(trask.baseline.value, rel=1e-12)
+        assert m["trask_extrapolation"] == pytest.approx(
+            100 * r.result.extrapolation_mse / m["trask_baseline_extrapolation"], rel=1e-12)
+        assert m["range_mse"] == mse and m["range_threshold"] == own
+    (row,) = recurrent_rows([cell])
+    assert (row.cell, row.runs, row.range_measured) == ("b/NMU/mul", 2, 2)
+    assert row.range_solved == sum(v < runs[0].result.threshold for v in range_mse)
+    assert row.range_solved_own == sum(v < own for v in range_mse)
+    assert math.isfinite(row.trask_extrapolation)
+    code, out, err = run_in_process(capsys, "report", "--db", str(db), "--out", str(tmp_path / "rep"),
+                                    "--no-plots")
+    assert code == 0, err
+    assert "Trask's normalised error" in out and "| b/NMU/mul | 2 |" in out

@@ -285,3 +285,22 @@ def test_list_writes_nothing(tmp_path: Path, capsys) -> None:
     assert code == 0 and not db.exists()
     assert out.splitlines()[0].startswith("m/NAU/add/1_2  seeds=5  iterations=400  model=nau(2→1)")
     assert out.splitlines()[-1] == "8 cells, 16,000 seed-iterations (suite tiny, profile quick)"
+
+
+def test_a_failing_run_metric_costs_a_warning_not_the_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Like the formula read-out, a measurement after training must never lose a cell's training."""
+    import nalm.bench.runner as runner
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("metric exploded")
+
+    monkeypatch.setattr(runner, "run_metrics", broken)
+    suite = write_suite(tmp_path)
+    db = tmp_path / "m.db"
+    cells = plan_cells(load_suite(str(suite)), "quick", only="m/NALU/sub/0.1_0.2")
+    result = run_cells(cells, db, progress=False, echo=lambda _: None)
+    assert result.count("run") == 1 and result.count("failed") == 0
+    assert "run metrics failed (RuntimeError: metric exploded)" in capsys.readouterr().err
+    with ResultsStore(db, readonly=True) as store:
+        runs = store.runs()
+    assert len(runs) == 3 * 2 and all(r.result.status == "ok" and r.result.metrics == {} for r in runs)

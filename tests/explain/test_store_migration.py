@@ -120,7 +120,7 @@ def test_opening_a_v1_database_for_writing_migrates_it(tmp_path: Path) -> None:
     db = tmp_path / "v1.db"
     _v1_database(db)
     with ResultsStore(db) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         assert store.finished_seeds(OLD_CONFIG) == {0, 1, 2}  # resume still skips the old runs
         new = [_run(0, formula=RunFormula("exact_target", "x0*x1"), parameters=_parameters(0)),
                _run(1, formula=RunFormula("not_snappable"), parameters=_parameters(1)),
@@ -128,11 +128,11 @@ def test_opening_a_v1_database_for_writing_migrates_it(tmp_path: Path) -> None:
         assert store.write_cell("new", "m/NMU/mul", NEW_CONFIG, new, wall_time_s=1.0,
                                 seed_iterations_per_second=1.0, threshold_policy="fixed_1e-5") == 3
     raw = sqlite3.connect(db)
-    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
     assert {"formula_outcome", "formula"} <= {r[1] for r in raw.execute("PRAGMA table_info(runs)")}
     raw.close()
     with ResultsStore(db) as store:  # a second opening finds it migrated and changes nothing
-        assert store.schema_version == 2
+        assert store.schema_version == 3
     with ResultsStore(db, readonly=True) as store:
         old, new_runs = store.runs("old"), store.runs("new")
         assert [r.result.formula for r in old] == [None] * 3
