@@ -17,6 +17,10 @@ THRESHOLD_POLICIES: tuple[str, ...] = (
     "gold_nru",
     "gold_nmru",
     "gold_real_npu",
+    # Sequential MNIST (Madsen & Johansen 2020): success is per test length, against thresholds from
+    # the suite's reference runs, judged after training (nalm.training.sequential_mnist); the trainer's
+    # single threshold is 0, a placeholder no run is below
+    "reference_runs",
 )
 
 #: Policies whose success test is ``extrapolation MSE <= threshold`` (the divBy0 R script's rule);

@@ -13,6 +13,7 @@ from nalm.tasks import Task
 from nalm.tasks.article import ArticleTask
 from nalm.tasks.heim2020 import NPULargeTask
 from nalm.tasks.inalu_data import INALUArithmeticTask
+from nalm.tasks.mnist import FIXTURE, SequentialMnistTask
 from nalm.tasks.npu_simple import NPUSimpleTask
 from nalm.tasks.presets import (
     PRIMER_RANGES,
@@ -24,10 +25,12 @@ from nalm.tasks.presets import (
 from nalm.tasks.recurrent import RecurrentArithmeticTask
 from nalm.tasks.static import SingleModuleTask, StaticArithmeticTask
 from nalm.training import ModelSpec, OptimizerSpec, TrainRecipe
+from nalm.training.model import SequentialMnistSpec
 from nalm.training.recipes import default_recipe
-from nalm.training.schedules import LinearRamp, Schedule, StepExponential
+from nalm.training.schedules import Constant, LinearRamp, Schedule, StepExponential
 
 from .schema import (
+    ConstantDef,
     GridBlock,
     LinearRampDef,
     ModelDef,
@@ -37,12 +40,28 @@ from .schema import (
     Suite,
 )
 
-__all__ = ["build_recipe", "build_task", "range_spec", "spec_from_config", "task_from_config"]
+__all__ = ["build_recipe", "build_task", "model_spec", "range_spec", "spec_from_config", "task_from_config"]
 
 
 def is_recurrent(task: Task) -> bool:
     """Whether a task's inputs are sequences, so its model is a recurrent network (the recurrent task)."""
     return getattr(task, "name", None) == "recurrent"
+
+
+def is_sequential_mnist(task: Task) -> bool:
+    """Whether a task is sequential MNIST: its model is a CNN before a cell, and its suite counts
+    iterations and evaluations in epochs."""
+    return getattr(task, "name", None) == "sequential_mnist"
+
+
+def model_spec(units: tuple[str, ...], task: Task, *, hidden: int = 2,
+               options: tuple[Mapping[str, Any], ...] = ()) -> ModelSpec:
+    """The network of a cell: a chain of units, a recurrent network for sequences of vectors, or the
+    sequential MNIST network (CNN -> cell; network options in ``options[0]``)."""
+    if is_sequential_mnist(task):
+        return SequentialMnistSpec(units, task.in_features, task.out_features, hidden=hidden, options=options)
+    return ModelSpec(units, task.in_features, task.out_features, hidden=hidden, options=options,
+                     recurrent=is_recurrent(task))
 
 
 def range_spec(suite: Suite, name: str) -> tuple[Any, Any]:
@@ -90,6 +109,14 @@ def build_task(suite: Suite, block: GridBlock, op: str, range_name: str | None) 
         if range_name is not None:
             kwargs["interpolation_range"], kwargs["extrapolation_range"] = range_spec(suite, range_name)
         return RecurrentArithmeticTask(op, **kwargs)
+    if kind == "sequential_mnist":
+        kwargs = {"length": block.seq_length} if block.seq_length is not None else {}
+        if block.extrapolation_lengths is not None:
+            kwargs["extrapolation_lengths"] = block.extrapolation_lengths
+        if block.digits is not None:
+            kwargs["digits"] = block.digits
+        # the data: $NALM_MNIST_DIR (a directory or mnist.npz), or "fixture" for the generated digits
+        return SequentialMnistTask(op, **kwargs)  # type: ignore[arg-type]
     if kind == "article":
         return ArticleTask(op)  # type: ignore[arg-type]
     if kind == "inalu_arith":
@@ -128,6 +155,14 @@ def build_recipe(
     eval_every = profile.eval_every or suite.eval_every
     cell_protocol = block.protocol_iterations or suite.protocol_iterations
     truncate = (schedules or profile.schedules) == "truncate"
+    if is_sequential_mnist(task):
+        if r.kind != "plain":
+            raise ConfigError("recipe.kind: task 'sequential_mnist' needs kind = 'plain' (Adam, the script's)")
+        # The suite counts epochs, as the reference script does (--max-epochs, an evaluation every 5):
+        # the same number of updates for every seed (each run's fork has as many sequences).
+        per_epoch = task.steps_per_epoch(batch_size)  # type: ignore[attr-defined]
+        iterations, eval_every = iterations * per_epoch, eval_every * per_epoch
+        cell_protocol *= per_epoch
     if r.kind == "plain":
         recipe = TrainRecipe(
             iterations=iterations,
@@ -185,6 +220,8 @@ def _schedule(d: RegularizerDef, factor: float) -> Schedule | None:
     if isinstance(d, LinearRampDef):
         start = round(d.start * factor)  # rounded as default_recipe rounds its ramps
         return LinearRamp(float(d.scale), start, max(round(d.end * factor), start + 1))
+    if isinstance(d, ConstantDef):
+        return Constant(float(d.scale))
     if isinstance(d, StepExponentialDef):
         return StepExponential(float(d.start), float(d.end), float(d.factor), max(1, round(d.every * factor)))
     return None  # "off"
@@ -200,7 +237,22 @@ _TASK_KINDS: dict[str, Any] = {
     "inalu_arith": INALUArithmeticTask,
     "npu_large": NPULargeTask,
     "recurrent": RecurrentArithmeticTask,
+    "sequential_mnist": lambda **fields: _sequential_mnist_from_config(**fields),
 }
+
+
+def _sequential_mnist_from_config(*, data: str, train_images: int | None = None, test_images: int | None = None,
+                                  **fields: Any) -> SequentialMnistTask:
+    """A stored sequential MNIST task: the fixture, or MNIST from ``$NALM_MNIST_DIR`` (checked to have
+    the stored counts: other files would be another task)."""
+    if data == FIXTURE:
+        return SequentialMnistTask(**fields, source=FIXTURE)
+    task = SequentialMnistTask(**fields)
+    counts = (len(task.data.train_labels), len(task.data.test_labels))
+    if counts != (train_images, test_images):
+        raise ConfigError(f"stored config: its MNIST had {train_images:,} + {test_images:,} images, "
+                          f"{task.source} has {counts[0]:,} + {counts[1]:,}")
+    return task
 
 
 def task_from_config(config: Mapping[str, Any]) -> Task:
@@ -221,7 +273,6 @@ def spec_from_config(config: Mapping[str, Any], task: Task) -> ModelSpec:
     try:
         units = tuple(config["units"])
         options = tuple(dict(o) for o in config.get("options") or ())
-        return ModelSpec(units, task.in_features, task.out_features, hidden=int(config.get("hidden", 2)),
-                         options=options, recurrent=is_recurrent(task))
+        return model_spec(units, task, hidden=int(config.get("hidden", 2)), options=options)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"stored config: cannot rebuild its model ({exc})") from None

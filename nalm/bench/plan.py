@@ -30,7 +30,7 @@ from nalm.tasks import Task, check_task_dtype
 from nalm.training import ModelSpec, TrainRecipe
 from nalm.training.runs import check_batch_fits
 
-from .build import build_recipe, build_task, is_recurrent, range_spec
+from .build import build_recipe, build_task, model_spec, range_spec
 from .config import OP_LABELS, plain, recipe_json, store_suite_name, task_json
 from .filters import FilterTerm, parse_filter
 from .schema import GridBlock, ModelDef, ProfileDef, Suite, suite_error
@@ -190,13 +190,11 @@ def _build(
         recipe.optimizer.check_dtype(dtype)
     except ConfigError as exc:
         raise suite_error(src, f"{where}", f"cell {key.id}: recipe: {exc}") from None
-    spec = ModelSpec(
-        tuple(model.units), task.in_features, task.out_features,
-        hidden=model.hidden, options=tuple(dict(o) for o in model.options), recurrent=is_recurrent(task),
-    )
     try:
+        spec = model_spec(tuple(model.units), task, hidden=model.hidden,
+                          options=tuple(dict(o) for o in model.options))
         spec.parameter_values()  # the model's options, checked without allocating it
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ConfigError) as exc:
         raise suite_error(src, f"models.{key.model_key}", f"cannot build the model: {exc}") from None
     try:
         # before the model is built or the cell's tuple of seeds made (10⁹ seeds: gigabytes of ints)
@@ -312,7 +310,8 @@ def _cell(plan: _Plan, block: GridBlock, where: str, key: _CellKey, overrides: _
         id=key.id, block=key.block, model_key=key.model_key, model=key.model, op=key.op,
         range=key.range, task=task, spec=spec, recipe=recipe,
         seeds=tuple(range(plan.suite.first_seed, plan.suite.first_seed + settings.seeds)),
-        iterations=settings.iterations, dtype=plan.suite.dtype,
+        # (the recipe's updates: a suite may count its iterations in epochs, sequential MNIST)
+        iterations=recipe.iterations, dtype=plan.suite.dtype,
         configs=_configs(plan, block, key, settings, task, recipe),
     )
 

@@ -60,7 +60,8 @@ Format (all keys are checked; unknown keys are errors)::
                                      # replace (or add to) the recipe's, in the block's protocol
                                      # steps (scaled like the recipe's); kinds "linear" (λ̂ ramp
                                      # start -> end), "step_exponential" (start, end, factor = 10,
-                                     # every = 10000: the NPU's β), "off" (drop the recipe's)
+                                     # every = 10000: the NPU's β), "constant" (scale), "off"
+                                     # (drop the recipe's)
 
     [ranges.small]                   # optional named ranges (beside the Primer's nine presets)
     interpolation = [1, 2]           # (lo, hi) or a union [[lo, hi], [lo, hi]]
@@ -71,15 +72,19 @@ Format (all keys are checked; unknown keys are errors)::
     [[grid]]                         # blocks of cells: models × ops × ranges
     name = "main"
     task = "static"                  # static | static_simple | primer | article | npu_simple |
-                                     # inalu_arith | recurrent | npu_large (Heim et al.'s 100 Sobol inputs;
+                                     # inalu_arith | recurrent | sequential_mnist |
+                                     # npu_large (Heim et al.'s 100 Sobol inputs;
                                      # ops add, mul, div = 1/a, root = √a; input_size only)
     models = ["NMU", "NAU"]
     ops = ["add", "mul"]             # npu_simple: ["all"]
     ranges = ["1_2"]                 # optional (primer: required)
     input_size = 100                 # optional task field (static, primer)
     num_subsets = 1                  # optional (static): 1 for a one-operand op on one input
-    seq_length = 10                  # optional (recurrent): training sequence length
+    seq_length = 10                  # optional (recurrent, sequential_mnist): training sequence length
     extrapolation_length = 100       # optional (recurrent): the scored test sequences' length
+    extrapolation_lengths = [1, 10]  # optional (sequential_mnist): the test lengths; ops sum | prod;
+                                     # iterations and eval_every count *epochs* for this task
+    digits = [1, 2, 3]               # optional (sequential_mnist): the MNIST digits used
     protocol_iterations = 200000     # optional
     iterations = { quick = 50000 }   # optional per-profile iterations
     seeds = { quick = 20 }           # optional per-profile seeds
@@ -133,7 +138,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TASK_KINDS = ("static", "static_simple", "primer", "article", "npu_simple", "inalu_arith", "npu_large", "recurrent")
+TASK_KINDS = ("static", "static_simple", "primer", "article", "npu_simple", "inalu_arith", "npu_large", "recurrent",
+              "sequential_mnist")
 PROFILE_SCHEDULES = ("scale", "truncate")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _MODEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
@@ -209,13 +215,20 @@ class StepExponentialDef(_Frozen):
     every: PosInt = 10_000
 
 
+class ConstantDef(_Frozen):
+    """The same scale at every step (sequential MNIST's R_z weight)."""
+
+    kind: Literal["constant"]
+    scale: Annotated[StrictInt | StrictFloat, Field(ge=0, allow_inf_nan=False)]
+
+
 class OffDef(_Frozen):
     """No schedule: the recipe's regularizer of this name is dropped."""
 
     kind: Literal["off"]
 
 
-RegularizerDef = Annotated[LinearRampDef | StepExponentialDef | OffDef, Field(discriminator="kind")]
+RegularizerDef = Annotated[LinearRampDef | StepExponentialDef | ConstantDef | OffDef, Field(discriminator="kind")]
 
 
 class ProfileDef(_Frozen):
@@ -264,7 +277,8 @@ class PublishedDef(_Frozen):
 
 class GridBlock(_Frozen):
     name: Slug
-    task: Literal["static", "static_simple", "primer", "article", "npu_simple", "inalu_arith", "npu_large", "recurrent"]
+    task: Literal["static", "static_simple", "primer", "article", "npu_simple", "inalu_arith", "npu_large", "recurrent",
+                  "sequential_mnist"]
     models: tuple[ModelKey, ...] = Field(min_length=1)
     ops: tuple[StrictStr, ...] = Field(min_length=1)
     ranges: tuple[Slug, ...] = ()
@@ -274,6 +288,8 @@ class GridBlock(_Frozen):
     num_subsets: PosInt | None = None
     seq_length: PosInt | None = None
     extrapolation_length: PosInt | None = None
+    extrapolation_lengths: tuple[PosInt, ...] | None = None
+    digits: tuple[Annotated[StrictInt, Field(ge=0, le=9)], ...] | None = None
     protocol_iterations: PosInt | None = None
     iterations: dict[Slug, PosInt] = Field(default_factory=dict)
     seeds: dict[Slug, PosInt] = Field(default_factory=dict)
@@ -447,17 +463,25 @@ def _ops_for(kind: str) -> tuple[str, ...]:
         return INALU_OPS
     if kind == "npu_large":
         return LARGE_OPS
+    if kind == "sequential_mnist":
+        return ("sum", "prod")
     return ("all",)
 
 
 def _check_regularizers(src: str, name: str, m: ModelDef) -> None:
     """A model's regularizer schedules: names its units have, and well-formed schedules."""
+    from nalm.training.model import NETWORK_OPTIONS
+    from nalm.units.sequential_mnist import Z_FORMS
+
     known: set[str] = set()
     options = m.options or tuple({} for _ in m.units)
     for unit, opts in zip(m.units, options):
+        if len(m.units) == 1 and unit in Z_FORMS:
+            known.add("z")  # R_z of the sequential MNIST network around this cell
+        opts = {k: v for k, v in dict(opts).items() if k not in NETWORK_OPTIONS}
         try:
             # a unit names its regularizers whatever its sizes; 2 -> 1 builds every registered one
-            known |= set(create(unit, 2, 1, **dict(opts)).regularizers())
+            known |= set(create(unit, 2, 1, **opts).regularizers())
         except (TypeError, ValueError, RuntimeError):
             return  # bad options: reported where the model is built (plan), with the unit's message
     for reg, d in m.regularizers.items():
@@ -566,10 +590,23 @@ def check_references(suite: Suite) -> None:
             for field in ("ranges", "subset_ratio", "overlap_ratio", "num_subsets"):
                 if getattr(b, field) not in (None, ()):
                     raise err(f"{where}.{field}", "not a setting of task 'npu_large' (fixed by the protocol)")
-        if b.task != "recurrent":
-            for field in ("seq_length", "extrapolation_length"):
+        if b.task not in ("recurrent", "sequential_mnist") and b.seq_length is not None:
+            raise err(f"{where}.seq_length", f"not a setting of task {b.task!r} (recurrent, sequential_mnist)")
+        if b.task != "recurrent" and b.extrapolation_length is not None:
+            raise err(f"{where}.extrapolation_length", f"not a setting of task {b.task!r} (recurrent only; "
+                      "sequential_mnist: extrapolation_lengths)")
+        if b.task != "sequential_mnist":
+            for field in ("extrapolation_lengths", "digits"):
                 if getattr(b, field) is not None:
-                    raise err(f"{where}.{field}", f"not a setting of task {b.task!r} (recurrent only)")
+                    raise err(f"{where}.{field}", f"not a setting of task {b.task!r} (sequential_mnist only)")
+        else:
+            for field in ("ranges", "input_size", "subset_ratio", "overlap_ratio", "num_subsets"):
+                if getattr(b, field) not in (None, ()):
+                    raise err(f"{where}.{field}", "not a setting of task 'sequential_mnist'")
+            for j, m in enumerate(b.models):
+                if len(suite.models[m].units) != 1:
+                    raise err(f"{where}.models[{j}]", f"model {m!r}: the sequential MNIST network has one "
+                              "unit, its recurrent cell")
         if b.task == "recurrent" and len(b.ranges) > 1:
             raise err(f"{where}.ranges", "task 'recurrent' takes at most one range pair (its "
                       "interpolation range and the range test's range)")

@@ -89,8 +89,8 @@ def bench(
     gpus_per_task: float,
     progress: bool,
 ) -> None:
-    """Run SUITE — a packaged suite (article, madsen2020, madsen2020_recurrent, primer2022, npu2020,
-    heim2020, schlor2020, mistry2021) or a suite TOML file — into the results database, skipping runs already stored there. Make the tables
+    """Run SUITE — a packaged suite (article, madsen2020, madsen2020_recurrent,
+    madsen2020_sequential_mnist, primer2022, npu2020, heim2020, schlor2020, mistry2021) or a suite TOML file — into the results database, skipping runs already stored there. Make the tables
     afterwards with `nalm report`.
 
     \b

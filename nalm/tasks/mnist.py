@@ -23,7 +23,7 @@ IDX layout, so tests read it exactly as they would read MNIST.
 The task, as the reference code (``stable_nalu/dataset/sequential_mnist.py``) builds it:
 
 * splits: training = MNIST-train[0:55000], validation = MNIST-train[55000:60000], test = MNIST-test
-  (``valid_size`` = 5000 sets the cut; a smaller one for small fixtures);
+  (``valid_size`` = 5000 sets the cut; by default the same twelfth of a smaller set);
 * images scaled to [0, 1] and normalised with mean 0.1307 and sd 0.3081, in float32, exactly as
   torchvision's ``ToTensor`` and ``Normalize`` do;
 * only images whose label is in ``digits`` are used (the product task: 1-9);
@@ -59,7 +59,7 @@ import os
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -80,6 +80,11 @@ IMAGE_SIZE = 28
 STANDARD_COUNTS = {"train": 60_000, "test": 10_000}
 #: The reference's validation cut: MNIST-train[55000:60000].
 VALID_SIZE = 5_000
+#: ``source`` (or ``$NALM_MNIST_DIR``) naming the generated digit fixture instead of MNIST's files:
+#: how CI, which has no MNIST, runs the benchmark (:func:`fixture_data`).
+FIXTURE = "fixture"
+#: Sizes of the fixture ``source="fixture"`` reads: enough sequences for a short training to learn.
+FIXTURE_TRAIN, FIXTURE_TEST = 2_400, 1_200
 #: The reference's fixed fork seeds ("Seeds are from random.org", experiments/sequential_mnist.py).
 FORK_SEEDS = {"train_full": 62379872, "valid": 47430696, "test": 88253339}
 #: Counter-hash stream tag of the epoch order ("mnist_" + 3): unrelated to the other streams.
@@ -226,6 +231,9 @@ class _Files(NamedTuple):
 def find_mnist(path: str | os.PathLike[str] | None = None) -> Path:
     """The directory or ``mnist.npz`` that :func:`load_mnist` would read (the search order in the
     module's docstring), made absolute. Raises :class:`ConfigError` when there is none."""
+    if path is not None and str(path) == FIXTURE:
+        raise ConfigError(f"MNIST: {FIXTURE!r} names the generated digit fixture, which has no files "
+                          "(SequentialMnistTask(source='fixture') uses it)")
     if path is not None:
         p = Path(path).expanduser()
         if not p.exists():
@@ -375,6 +383,16 @@ def digit_fixture(n_train: int = 120, n_test: int = 60, *, seed: int = 0) -> Mni
     return MnistData(out[0], out[1], out[2], out[3], source="digit_fixture")
 
 
+@functools.lru_cache(maxsize=1)
+def fixture_data() -> MnistData:
+    """The fixture ``source="fixture"`` reads: :func:`digit_fixture` with :data:`FIXTURE_TRAIN` and
+    :data:`FIXTURE_TEST` images (seed 0), generated once per process (a fraction of a second)."""
+    data = digit_fixture(FIXTURE_TRAIN, FIXTURE_TEST)
+    for a in (data.train_images, data.train_labels, data.test_images, data.test_labels):
+        a.setflags(write=False)
+    return data
+
+
 def write_digit_fixture(
     directory: str | os.PathLike[str],
     n_train: int = 120,
@@ -469,19 +487,38 @@ class SequentialMnistTask:
     ``digits``: the digits used (default: 1-9 for ``prod``, 0-9 for ``sum``, as the published runs
     use them). ``extrapolation_lengths``: the test lengths (published: 1-20 for ``prod`` trained on
     length 2; 1, 10, 100, 200, ..., 1000 for ``sum`` trained on length 10). ``valid_size``: the images
-    at the end of MNIST-train used for validation (the reference's 5000). ``drop_last``: drop each
-    epoch's incomplete last batch (the reference keeps it: ``DataLoader`` default). ``source``: where
-    MNIST is (see :func:`find_mnist`; None: ``$NALM_MNIST_DIR``), resolved to an absolute path when the
-    task is made, so a missing or unreadable source fails at once.
+    at the end of MNIST-train used for validation (default: the reference's 5000 of 60,000, the same
+    twelfth of a smaller set). ``drop_last``: drop each epoch's incomplete last batch (the reference
+    keeps it: ``DataLoader`` default). ``source``: where MNIST is (see :func:`find_mnist`; None:
+    ``$NALM_MNIST_DIR``), resolved to an absolute path when the task is made, so a missing or
+    unreadable source fails at once; ``"fixture"`` (or ``NALM_MNIST_DIR=fixture``) reads the generated
+    :func:`fixture_data` instead, with no files (how CI runs the benchmark).
+
+    The trainer's Task protocol: :meth:`train_batch` gives images ``[S, B, T, 1, 28, 28]`` and
+    targets ``[S, B, T]`` (every step is scored, as the reference's ``cumsum``/``cumprod`` tasks);
+    :meth:`evaluation_set` serves ``"interpolation"`` (validation, training length) and
+    ``"extrapolation"`` (test, the longest test length); the reference's forks by name and length are
+    :meth:`sequence_set`.
     """
 
     op: Op
     length: int = 10
     extrapolation_lengths: tuple[int, ...] = (1, 10, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
     digits: tuple[int, ...] | None = None
-    valid_size: int = VALID_SIZE
+    valid_size: int | None = None
     drop_last: bool = False
     source: str | None = None
+
+    #: What the trainer and the benchmark read (the Task protocol of :mod:`nalm.tasks._base`).
+    name: ClassVar[str] = "sequential_mnist"
+    #: Success is judged per test length against the suite's reference runs, after training
+    #: (:mod:`nalm.training.sequential_mnist`); the trainer's single threshold is a placeholder.
+    default_threshold_policy: ClassVar[str] = "reference_runs"
+    #: nalm's formula read-out reads feed-forward chains of units, not a CNN in front of a cell.
+    formula_readout: ClassVar[bool] = False
+    #: measured after training and stored per run: the test MSE at every test length
+    #: (nalm.training.evaluation.RUN_METRICS)
+    run_metrics: ClassVar[tuple[str, ...]] = ("sequential_mnist_lengths",)
 
     def __post_init__(self) -> None:
         if self.op not in ("sum", "prod"):
@@ -502,11 +539,19 @@ class SequentialMnistTask:
         if not digits or max(digits) > _MAX_LABEL or len(set(digits)) != len(digits):
             raise ConfigError(f"digits: expected distinct digits 0-9, at least one, got {list(digits)}")
         object.__setattr__(self, "digits", tuple(sorted(digits)))
-        _check_int("valid_size", self.valid_size)
+        if self.valid_size is not None:
+            _check_int("valid_size", self.valid_size)
         if not isinstance(self.drop_last, bool):
             raise ConfigError(f"drop_last: expected a bool, got {self.drop_last!r}")
-        object.__setattr__(self, "source", str(find_mnist(self.source)))
+        env = os.environ.get(ENV_VAR, "").strip()
+        if self.source == FIXTURE or (self.source is None and env == FIXTURE):
+            object.__setattr__(self, "source", FIXTURE)
+        else:
+            object.__setattr__(self, "source", str(find_mnist(self.source)))
         n_train = len(self.data.train_labels)
+        if self.valid_size is None:
+            # the reference's 5,000 of MNIST's 60,000; the same share of a smaller set
+            object.__setattr__(self, "valid_size", max(1, n_train * VALID_SIZE // STANDARD_COUNTS["train"]))
         if self.valid_size >= n_train:
             raise ConfigError(f"valid_size: {self.valid_size:,} leaves no training images "
                               f"({self.source} has {n_train:,} in MNIST-train)")
@@ -515,8 +560,41 @@ class SequentialMnistTask:
 
     @property
     def data(self) -> MnistData:
-        """The MNIST arrays (loaded once, cached)."""
+        """The MNIST arrays (loaded once, cached), or the generated fixture for ``source="fixture"``."""
+        if self.source == FIXTURE:
+            return fixture_data()
         return load_mnist(self.source)
+
+    @property
+    def in_features(self) -> int:
+        """One 28x28 image per step (the network's CNN reads it)."""
+        return IMAGE_SIZE * IMAGE_SIZE
+
+    @property
+    def out_features(self) -> int:
+        """One output per step: the running sum or product."""
+        return 1
+
+    @property
+    def test_length(self) -> int:
+        """The test length the trainer logs as its ``extrapolation`` split: the longest of
+        ``extrapolation_lengths`` (the others are measured after training, at each run's selected
+        step: :func:`nalm.training.sequential_mnist.mse_by_test_length`)."""
+        return max(self.extrapolation_lengths)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The task's identity as plain JSON (a stored config): its settings and which data it reads —
+        ``"fixture"``, or ``"mnist"`` with the file counts (not the path, which is the machine's)."""
+        data = self.data
+        where: dict[str, Any] = ({"data": FIXTURE} if self.source == FIXTURE else {
+            "data": "mnist", "train_images": len(data.train_labels), "test_images": len(data.test_labels)})
+        return {"op": self.op, "length": self.length, "extrapolation_lengths": list(self.extrapolation_lengths),
+                "digits": list(self.digits or ()), "valid_size": self.valid_size, "drop_last": self.drop_last,
+                **where}
+
+    def check_dtype(self, dtype: Any) -> None:
+        """:class:`ConfigError` unless ``dtype`` (a torch dtype or its name) is a floating-point type."""
+        _check_dtype(getattr(torch, dtype, None) if isinstance(dtype, str) else dtype)
 
     @property
     def train_end(self) -> int:
@@ -644,7 +722,7 @@ class SequentialMnistTask:
         n = self.length if length is None else _check_int("length", length)
         return _evaluation_indices(self, split, n)
 
-    def evaluation_set(
+    def sequence_set(
         self,
         split: EvalSplit,
         length: int | None = None,
@@ -656,6 +734,30 @@ class SequentialMnistTask:
         set (see :meth:`evaluation_indices`); the leading 1 broadcasts over runs."""
         idx = self.evaluation_indices(split, length)[None]
         return self.gather(idx, "test" if split == "test" else "train", device=device, dtype=dtype)
+
+    def evaluation_set(
+        self,
+        split: str,
+        seeds: Sequence[int],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> tuple[Tensor, Tensor]:
+        """The trainer's two logged splits (the Task protocol): ``"interpolation"`` is the validation
+        fork at the training length (the reference selects a run's step on it, ``metric.valid.mse``),
+        ``"extrapolation"`` the test fork at :attr:`test_length`. Images ``[1, N, T, 1, 28, 28]``
+        (shared by the runs) and targets ``[S, N, T]`` (the same for every run, expanded)."""
+        if split == "interpolation":
+            x, t = self.sequence_set("valid", device=device, dtype=dtype)
+        elif split == "extrapolation":
+            x, t = self.sequence_set("test", self.test_length, device=device, dtype=dtype)
+        else:
+            raise ConfigError(f"split: expected 'interpolation' or 'extrapolation' (the reference's "
+                              f"forks by name: sequence_set), got {split!r}")
+        runs = len(seeds)
+        if runs < 1:
+            raise ConfigError("seeds: expected at least one run seed")
+        return x, t.expand(runs, *t.shape[1:])
 
 
 def _check_dtype(dtype: Any) -> None:

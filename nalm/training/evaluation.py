@@ -185,6 +185,12 @@ def _range_test(ctx: RunMetricContext) -> dict[str, np.ndarray]:
     return {"range_mse": mse, "range_threshold": np.full(len(mse), threshold)}
 
 
+def _sequential_mnist_lengths(ctx: RunMetricContext) -> Mapping[str, np.ndarray]:
+    from .sequential_mnist import mse_by_test_length
+
+    return mse_by_test_length(ctx.output, ctx.spec, ctx.task, ctx.seeds, ctx.device, ctx.dtype)
+
+
 #: Run metrics by name; a task lists the ones it wants in its ``run_metrics`` class attribute.
 #:
 #: * ``npu_paper_errors`` — ``paper_mae_<output>``: the final model's mean absolute error per output
@@ -194,11 +200,14 @@ def _range_test(ctx: RunMetricContext) -> dict[str, np.ndarray]:
 #:   as ``trask_baseline_<split>``);
 #: * ``range_test`` — ``range_mse``: the selected model's MSE on the task's ``range_extrapolation``
 #:   split (sequences of the training length over the extrapolation range), and ``range_threshold``,
-#:   that split's own threshold under the task's default policy.
+#:   that split's own threshold under the task's default policy;
+#: * ``sequential_mnist_lengths`` — ``test_mse_len_<L>``: the selected model's test MSE at each of the
+#:   sequential MNIST task's test lengths (:mod:`nalm.training.sequential_mnist`).
 RUN_METRICS: dict[str, RunMetric] = {
     "npu_paper_errors": _paper_errors,
     "trask": _trask,
     "range_test": _range_test,
+    "sequential_mnist_lengths": _sequential_mnist_lengths,
 }
 
 

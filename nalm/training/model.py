@@ -163,3 +163,127 @@ def _owner(root: nn.Module, dotted: str) -> tuple[nn.Module, str]:
 
 def arithmetic_layers(model: nn.Module) -> list[ArithmeticUnit]:
     return [m for m in model.modules() if isinstance(m, ArithmeticUnit)]
+
+
+#: Options of the first unit that configure the sequential MNIST network rather than its cell
+#: (:class:`SequentialMnistSpec`); a suite's model writes them beside the unit's own options.
+NETWORK_OPTIONS = ("accumulator", "initial_state", "z_regularizer")
+
+
+@dataclass(frozen=True)
+class SequentialMnistSpec(ModelSpec):
+    """The sequential MNIST network (:class:`nalm.units.sequential_mnist.SequentialMnistNetwork`):
+    ``units = (cell,)``, ``in_features = 784`` (an image per step), ``out_features = 1``.
+
+    Network options, in ``options[0]`` beside the cell's own (:data:`NETWORK_OPTIONS`):
+    ``accumulator`` ``"trained"`` (default) or ``"solved"`` (the reference model: an exact NAU/NMU
+    cell, frozen; the cell must be ``"nau"`` or ``"nmu"``); ``initial_state`` (default 1 for
+    multiplicative cells, else 0, as the reference); ``z_regularizer`` (default False): measure R_z
+    for the recipe's ``"z"`` regularizer.
+
+    Each run is seeded as stable-nalu's script seeds it: ``manual_seed(seed)``, the CNN's layers are
+    drawn when made, then the network's ``reset_parameters`` (CNN, cell) runs twice (the constructor's
+    and the script's); nalm units draw once more when made, which the reference's layers do not, so
+    that draw is made on a side generator.
+    """
+
+    recurrent: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from nalm.units.sequential_mnist import Z_FORMS
+
+        if self.options and not any(self.options):  # [{}] as a stored config writes it: no options
+            object.__setattr__(self, "options", ())
+
+        if len(self.units) != 1:
+            raise ConfigError(f"units: the sequential MNIST network has one cell, got {list(self.units)}")
+        if (self.in_features, self.out_features) != (784, 1):
+            raise ConfigError(f"in_features/out_features: an image (784) to one value per step, got "
+                              f"{self.in_features} -> {self.out_features}")
+        net = self.network_options
+        unknown = set(net) - {"accumulator", "initial_state", "z_regularizer"}
+        if unknown:  # (cannot happen: network_options picks the known names)
+            raise ConfigError(f"options: unknown network options {sorted(unknown)}")
+        if net.get("accumulator", "trained") not in ("trained", "solved"):
+            raise ConfigError(f"accumulator: expected 'trained' or 'solved', got {net['accumulator']!r}")
+        if self.solved and self.units[0] not in ("nau", "nmu"):
+            raise ConfigError(f"accumulator: 'solved' is an exact NAU (sum) or NMU (product) cell, "
+                              f"not {self.units[0]!r}")
+        z = net.get("z_regularizer", False)
+        if not isinstance(z, bool):
+            raise ConfigError(f"z_regularizer: expected true or false, got {z!r}")
+        if z and self.units[0] not in Z_FORMS:
+            raise ConfigError(f"z_regularizer: the reference defines R_z for {', '.join(sorted(Z_FORMS))}, "
+                              f"not for {self.units[0]!r}")
+        state = net.get("initial_state")
+        if state is not None and (isinstance(state, bool) or not isinstance(state, (int, float))):
+            raise ConfigError(f"initial_state: expected a number, got {state!r}")
+
+    @property
+    def network_options(self) -> dict[str, Any]:
+        first = dict(self.options[0]) if self.options else {}
+        return {k: first[k] for k in NETWORK_OPTIONS if k in first}
+
+    @property
+    def unit_options(self) -> dict[str, Any]:
+        first = dict(self.options[0]) if self.options else {}
+        return {k: v for k, v in first.items() if k not in NETWORK_OPTIONS}
+
+    @property
+    def solved(self) -> bool:
+        return self.network_options.get("accumulator", "trained") == "solved"
+
+    @property
+    def initial_state(self) -> float:
+        from nalm.units.sequential_mnist import MULTIPLICATIVE_CELLS
+
+        state = self.network_options.get("initial_state")
+        return float(state) if state is not None else (1.0 if self.units[0] in MULTIPLICATIVE_CELLS else 0.0)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [2, 1]  # the cell: [l_t, h_{t-1}] -> h_t
+
+    @property
+    def state_features(self) -> int:
+        return 1
+
+    def build(self, seed: int, *, device: Any = None, dtype: torch.dtype = torch.float32) -> nn.Module:
+        from nalm.units.mnist_cnn import MnistCNN
+        from nalm.units.sequential_mnist import (
+            SequentialMnistNetwork,
+            solved_accumulator_,
+        )
+
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            cnn = MnistCNN(784, 1, dtype=dtype)  # RegressionMnistNetwork's layers draw when made
+            with torch.random.fork_rng(devices=[]):
+                unit = create(self.units[0], 2, 1, dtype=dtype, **self.unit_options)
+            if self.solved:
+                solved_accumulator_(unit)  # the reference makes no cell: nothing drawn for it
+                cnn.reset_parameters()
+                cnn.reset_parameters()
+            else:
+                for _ in range(2):  # SequentialMnistNetwork.__init__'s reset, then the script's
+                    cnn.reset_parameters()
+                    unit.reset_parameters()  # type: ignore[operator]
+        network = SequentialMnistNetwork(
+            cnn, RecurrentCell(unit), unit_name=self.units[0], initial_state=self.initial_state,
+            z_regularizer=bool(self.network_options.get("z_regularizer", False)),
+        )
+        return network.to(device)
+
+    def parameter_values(self) -> int:
+        from nalm.units.mnist_cnn import MnistCNN
+
+        with torch.device("meta"):
+            cnn = MnistCNN(784, 1)
+            unit = create(self.units[0], 2, 1, **self.unit_options)
+        return 1 + sum(t.numel() for m in (cnn, unit) for t in (*m.parameters(), *m.buffers()))
+
+    def describe(self) -> str:
+        cell = "solved (exact) " + self.units[0] if self.solved else self.units[0]
+        extra = ", R_z" if self.network_options.get("z_regularizer") else ""
+        return f"MNIST CNN(784→1) per image → recurrent {cell}(1+1→1) over time, h0 = {self.initial_state:g}{extra}"

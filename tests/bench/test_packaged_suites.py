@@ -16,6 +16,9 @@ EXPECTED = {
     "madsen2020": (11 * 6 + 3 * 2 + 3, 4 + 3),
     # recurrent task: (NAU, NAC+, NALU on +,-) + (NMU, NAC*, NALU on x); quick: NAU on +,-, NMU on x
     "madsen2020_recurrent": (3 * 2 + 3, 3),
+    # sequential MNIST: 7 product models + the reference, 2 sum models + the reference; quick: 2 + 1
+    # each (planned on the generated fixture: NALM_MNIST_DIR=fixture)
+    "madsen2020_sequential_mnist": (8 + 3, 3 + 3),
     "npu2020": (3, 3),
     # division: 4 modules x 9 pairs x (2, 10 inputs) + 3 x 2 extra pairs + 3 levels x 3 modules x 5
     # ranges; quick: 2 modules x 9 pairs (10 inputs) + divby0-easy (tests/bench/test_mistry2021.py)
@@ -33,11 +36,13 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def plans():
-    return {
-        (name, profile): plan_cells(load_suite(name), profile)
-        for name in EXPECTED
-        for profile in ("full", "quick")
-    }
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NALM_MNIST_DIR", "fixture")  # no MNIST on the test machine
+        return {
+            (name, profile): plan_cells(load_suite(name), profile)
+            for name in EXPECTED
+            for profile in ("full", "quick")
+        }
 
 
 def test_the_four_suites_are_packaged() -> None:

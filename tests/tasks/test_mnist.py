@@ -311,9 +311,9 @@ def test_forks_are_the_references(fixture_dir: Path) -> None:
 
 def test_evaluation_sets_are_fixed_and_broadcast_over_runs(fixture_dir: Path) -> None:
     task = _task(fixture_dir, length=3)
-    x, t = task.evaluation_set("valid")
+    x, t = task.sequence_set("valid")
     assert x.shape == (1, 20 // 3, 3, 1, 28, 28) and t.shape == (1, 20 // 3, 3)
-    x, t = task.evaluation_set("test", 5, dtype=torch.float64)
+    x, t = task.sequence_set("test", 5, dtype=torch.float64)
     assert x.shape == (1, N_TEST // 5, 5, 1, 28, 28) and x.dtype == t.dtype == torch.float64
     idx = task.evaluation_indices("test", 5)
     assert torch.equal(x[0], task.images("test")[torch.tensor(idx)].double())
