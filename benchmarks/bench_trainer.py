@@ -117,18 +117,20 @@ STABLE_NALU_ARGS = (
 )
 
 
-def stable_nalu_run_args(checkout: str, options: tuple[str, ...], iterations: int, out_dir: str) -> float:
-    """Wall time of one stable-nalu process (start-up included) with ``options``."""
+def stable_nalu_run_args(checkout: str, options: tuple[str, ...], iterations: int, out_dir: str, *,
+                         script: str = "experiments/simple_function_static.py") -> float:
+    """Wall time of one process of a stable-nalu (or nalm-benchmark) experiment ``script`` with
+    ``options`` (start-up included)."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     boot = Path(__file__).with_name("stable_nalu_boot.py")
-    script = Path(checkout) / "experiments" / "simple_function_static.py"
+    script_path = Path(checkout) / script
     env = dict(os.environ, PYTHONPATH=str(checkout), LSB_DJOB_NUMPROC="1", TENSORBOARD_DIR=out_dir,
                SAVE_DIR=out_dir)
-    command = [sys.executable, str(boot), str(script), *options, "--no-cuda", "--name-prefix", "bench",
+    command = [sys.executable, str(boot), str(script_path), *options, "--no-cuda", "--name-prefix", "bench",
                "--remove-existing-data", "--max-iterations", str(iterations)]
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=out_dir, capture_output=True, text=True)
