@@ -275,6 +275,12 @@ def train(
         units = units + unit2
     backend = chosen_backend(backend, compile_step, cuda_graph, device)
     check_device(device)
+    if device == "cpu":
+        from nalm.tasks.rng import prepare_kernel
+
+        # First run after an install: the data kernel compiles in the background from here on,
+        # overlapping the start-up below (docs/performance.md, "First call after an install").
+        prepare_kernel(dtype, union=len(interp) > 1)
     import torch
 
     from nalm.training.runs import check_batch_fits

@@ -259,3 +259,33 @@ def test_float32_stream_redraws_exact_zeros(case: tuple, backend: str) -> None:
     expected = np.stack(plain, axis=-1)
     expected[q, column] = redrawn
     assert np.array_equal(x[0].numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    ("precision", "lo", "width", "name"),
+    [
+        ("float32", [1.0], [1.0], "f32_shared"),
+        ("float32", [-2.0, 1.0], [1.0, 1.0], "f32_union"),
+        ("float32", [[1.0], [-1.0]], [[1.0], [2.0]], "f32_per_run"),
+        ("float64", [1.0, 3.0], [1.0, 1.0], "f64"),
+    ],
+)
+def test_background_compile_builds_the_signature_the_draws_use(
+    precision: str, lo: list, width: list, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child compiles ``_compile.example_args``: the kernel a draw picks, with the same numba
+    types as the draw's own arguments, or the parent would miss the cache the child wrote."""
+    if not cr.numba_available():
+        pytest.skip("numba kernels not available")
+    from nalm.tasks.rng import _compile, backend
+
+    seen: list = []
+    monkeypatch.setattr(fill_numba, "kernel_ready", lambda *call: seen.append(call) or True)
+    stream = cr.UniformStream([3, 4], 5, lo, width, [[0], [1]], [[2], [3]], precision=precision)
+    stream(0, 4)
+    [(picked, args)] = seen
+    assert picked == name
+    kernel = backend._numba_module().KERNELS[name]
+    assert [kernel.typeof_pyval(a) for a in args] == [
+        kernel.typeof_pyval(a) for a in _compile.example_args(name)
+    ]

@@ -78,6 +78,28 @@ class ReadOnlyInstall:
                               text=True, timeout=300, preexec_fn=self.preexec)
 
 
+def _wait_for_background_compile(folder: Path, timeout: float = 600.0) -> None:
+    """Return once no background compile holds the lock in ``folder``: the run that started it
+    took the lock before starting it, so a compile still under way is never missed."""
+    import fcntl
+    import time
+
+    lock = folder / backend.LOCK_NAME
+    assert lock.exists(), "a cold run starts a background compile"
+    fd = os.open(lock, os.O_RDWR)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError:
+                assert time.monotonic() < deadline, "the background compile did not finish"
+                time.sleep(0.05)
+    finally:
+        os.close(fd)
+
+
 @pytest.fixture
 def install(tmp_path: Path) -> Iterator[ReadOnlyInstall]:
     inst = ReadOnlyInstall(tmp_path)
@@ -109,6 +131,7 @@ def test_read_only_install_caches_in_the_user_folder(install: ReadOnlyInstall,
     proc = install.run(TRAIN, home=home, tmpdir=tmpdir)
     assert proc.returncode == 0, proc.stderr
     assert "seed" in proc.stdout
+    _wait_for_background_compile(home / ".cache" / "nalm" / "numba")
     cached = {p.suffix for p in (home / ".cache" / "nalm" / "numba").rglob("_kernels.*")}
     assert cached == {".nbi", ".nbc"}
     assert not list((install.site / "nalm").rglob("*.nbi"))
@@ -201,7 +224,116 @@ def test_bench_from_a_read_only_install_runs_to_completion(install: ReadOnlyInst
     proc = install.run(["-m", "nalm.cli.main", "bench", str(suite), "--db", str(db)],
                        home=home, tmpdir=tmpdir)
     assert proc.returncode == 0, proc.stderr
+    _wait_for_background_compile(home / ".cache" / "nalm" / "numba")
     assert "2 cells run, 0 skipped (already stored), 0 failed" in proc.stdout
     report = install.run(["-m", "nalm.cli.main", "report", "--db", str(db)], home=home, tmpdir=tmpdir)
     assert report.returncode == 0, report.stderr
     assert not list((install.site / "nalm").rglob("*.nbi"))
+
+
+# --------------------------------------------------------------------------------------------------
+# The background compile: a kernel missing from the cache compiles in a child process while "auto"
+# draws with torch (the same bits); a failed compile leaves torch in charge, silently.
+# --------------------------------------------------------------------------------------------------
+
+BRIDGE_SCRIPT = """
+import json, sys, time
+import numpy as np
+from nalm.tasks.rng import UniformStream, backend, stream as stream_mod
+from nalm.tasks.rng import _compile
+
+if sys.argv[1] != "ok":
+    # a compile that dies without a word, or one that reports a failure
+    _compile.BOOTSTRAP = ("import sys; sys.exit(3)" if sys.argv[1] == "dies"
+                          else "print(sys.argv[-1] + ' error RuntimeError: no LLVM today')")
+    _compile.BOOTSTRAP = "import sys\\n" + _compile.BOOTSTRAP
+S, n = 3, 5
+seeds, lo, width = [0, 1, 7], [-1.0], [2.0]  # a range holding 0: the zero redraw path too
+starts = np.array([[0], [1], [2]]); ends = np.array([[3], [4], [5]])
+ref = UniformStream(seeds, n, lo, width, starts, ends, backend="torch")
+expected = [ref(step, 64) for step in range(6)]
+served = []
+real = stream_mod.fill_uniform_torch
+def counting(*a, **k):
+    served.append(1)
+    return real(*a, **k)
+stream_mod.fill_uniform_torch = counting
+auto = UniformStream(seeds, n, lo, width, starts, ends, backend="auto", reuse_output=True)
+gate = backend._gate()
+kinds, same = [], True
+for step in range(6):
+    before = len(served)
+    x, sums = auto(step, 64)
+    kinds.append("torch" if len(served) > before else "numba")
+    same = same and bool((x == expected[step][0]).all() and (sums == expected[step][1]).all())
+    if step == 2:
+        gate.wait(300)
+        time.sleep(gate.POLL_S)
+kernel = backend._numba_module().KERNELS["f32_shared"]
+print(json.dumps({"kinds": kinds, "same": same, "failed": gate.failed,
+                  "hits": sum(kernel.stats.cache_hits.values()), "overloads": len(kernel.overloads)}))
+"""
+
+
+def _run_bridge(tmp_path: Path, mode: str) -> tuple[dict, subprocess.CompletedProcess]:
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "NALM_"))}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")
+    proc = subprocess.run([sys.executable, "-c", BRIDGE_SCRIPT, mode], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc
+
+
+def test_cold_kernel_draws_with_torch_until_the_background_compile_is_loaded(tmp_path: Path) -> None:
+    out, _ = _run_bridge(tmp_path, "ok")
+    # Cold: torch until the child has compiled; then the kernel loads from the cache it wrote (a
+    # cache hit, nothing compiled in the parent) and every later draw is numba's; bits unchanged.
+    assert out["kinds"][:3] == ["torch"] * 3
+    assert out["kinds"][3:] == ["numba"] * 3
+    assert out["same"] and out["failed"] == {}
+    assert out["hits"] == 1 and out["overloads"] == 1
+    assert list((tmp_path / "cache").rglob("_kernels.fill_f32_shared-*.nbi"))
+    # A second process finds the cache: numba from its first draw.
+    out, _ = _run_bridge(tmp_path, "ok")
+    assert out["kinds"] == ["numba"] * 6 and out["same"]
+
+
+@pytest.mark.parametrize("mode", ["dies", "reports"])
+def test_a_failed_background_compile_leaves_torch_drawing(tmp_path: Path, mode: str) -> None:
+    out, proc = _run_bridge(tmp_path, mode)
+    assert out["kinds"] == ["torch"] * 6 and out["same"]
+    reason = out["failed"]["f32_shared"]
+    assert ("status 3" in reason) if mode == "dies" else ("no LLVM today" in reason)
+    assert "Traceback" not in proc.stderr
+
+
+def test_inline_compile_when_asked(tmp_path: Path) -> None:
+    """NALM_NUMBA_COMPILE=inline: the kernel compiles in the process at its first draw (no child)."""
+    code = ("import numpy as np\n"
+            "from nalm.tasks.rng import UniformStream, backend\n"
+            "s = UniformStream([0], 2, [1.0], [1.0], [[0]], [[2]])\n"
+            "s(0, 4)\n"
+            "print(backend._gate().compiles == {}, backend._gate().ready_set)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "NALM_"))}
+    env.update(NUMBA_CACHE_DIR=str(tmp_path), NALM_NUMBA_COMPILE="inline")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "{'f32_shared'}"]
+
+
+def test_the_compile_lock_is_handed_to_the_child_or_waited_for(tmp_path: Path) -> None:
+    import fcntl
+
+    args, fds, fd = backend._lock(tmp_path)
+    assert args == [] and fds == (fd,) and fd is not None  # free: taken here, for the child
+    try:
+        # held (by "another compile"): the next child is told to wait for it
+        assert backend._lock(tmp_path) == (["--lock", str(tmp_path / backend.LOCK_NAME)], (), None)
+    finally:
+        os.close(fd)
+    other = os.open(tmp_path / backend.LOCK_NAME, os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the descriptor
+    os.close(other)

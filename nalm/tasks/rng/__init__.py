@@ -17,7 +17,7 @@ numba, imported on first use), :mod:`~nalm.tasks.rng.stream` (:func:`fill_unifor
 
 from __future__ import annotations
 
-from .backend import BACKENDS, numba_available, resolve_backend
+from .backend import BACKENDS, numba_available, prepare_kernel, resolve_backend
 from .fill_numba import PARALLEL_MIN_VALUES, fill_uniform_numba
 from .fill_torch import fill_uniform_torch, range_tensors
 from .hashing import (
@@ -55,6 +55,7 @@ __all__ = [
     "keys_to_torch",
     "mix64_torch",
     "numba_available",
+    "prepare_kernel",
     "range_tensors",
     "resolve_backend",
     "run_keys",

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .hashing import ZERO_SALT as _ZERO_SALT_INT
+from ._constants import ZERO_SALT as _ZERO_SALT_INT
 
 _G = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -209,6 +209,12 @@ def _row_f64(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums, r):
 # calls). ``keys`` are the runs' keys, ``smix`` the step's mix: each run's base for the step,
 # mix64(key ^ smix), is computed here, once per run. (A serial twin of these loops, njit without
 # parallel, ran 1.3-1.6x slower per row on one thread than the threaded kernel capped at one.)
+#
+# One float32 kernel per kind of range (a union, one range for all runs, one range per run) rather
+# than one kernel branching on the ranges' shape: each prange loop inlines a whole row and becomes
+# its own threaded function, so one kernel with the three loops took three times as long to compile
+# (5.2 s against 1.7 s, idle 2-core VM), and a training run uses one kind.
+# :data:`KERNELS` names them for :mod:`.backend` and :mod:`._compile`.
 
 
 @numba.njit(inline="always")
@@ -219,35 +225,53 @@ def _bases(keys, smix):  # pragma: no cover - compiled
     return bases
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
-def fill_f32(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  # pragma: no cover
-    bases = _bases(keys, smix)
-    # Only a range with lo <= 0 <= lo + w can give an exact 0 (two floats sum to 0 only if they
-    # cancel); the rows of other ranges skip the zero scan.
+@numba.njit(inline="always")
+def _may_zero(lo, width):  # pragma: no cover - compiled
+    """Whether any range may give an exact 0: only one with lo <= 0 <= lo + w (two floats sum to 0
+    only if they cancel); the rows of other ranges skip the zero scan."""
     may_zero = False
     for i in range(lo.shape[0]):
         for k in range(lo.shape[1]):
             a = np.float64(lo[i, k])
             if a <= 0.0 and a + np.float64(width[i, k]) >= 0.0:
                 may_zero = True
-    if lo.shape[1] == 2:
-        for r in prange(keys.shape[0] * rows):
-            _row_f32(
-                bases, rows, n, True, lo[0, 0], width[0, 0], lo, width, sub_start, sub_end, out_x, out_sums, r,
-                may_zero,
-            )
-    elif lo.shape[0] == 1:  # one range for all runs: its bounds hoisted out of the loop
-        lo0 = lo[0, 0]
-        w0 = width[0, 0]
-        for r in prange(keys.shape[0] * rows):
-            _row_f32(bases, rows, n, False, lo0, w0, lo, width, sub_start, sub_end, out_x, out_sums, r, may_zero)
-    else:  # one range per run
-        for r in prange(keys.shape[0] * rows):
-            s = r // rows
-            _row_f32(
-                bases, rows, n, False, lo[s, 0], width[s, 0], lo, width, sub_start, sub_end, out_x, out_sums, r,
-                may_zero,
-            )
+    return may_zero
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def fill_f32_union(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  # pragma: no cover
+    """The float32 stream over the two ranges of a union, ``lo``/``width`` ``[R, 2]``."""
+    bases = _bases(keys, smix)
+    may_zero = _may_zero(lo, width)
+    for r in prange(keys.shape[0] * rows):
+        _row_f32(
+            bases, rows, n, True, lo[0, 0], width[0, 0], lo, width, sub_start, sub_end, out_x, out_sums, r,
+            may_zero,
+        )
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def fill_f32_shared(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  # pragma: no cover
+    """The float32 stream with one range for all runs, ``lo``/``width`` ``[1, 1]``."""
+    bases = _bases(keys, smix)
+    may_zero = _may_zero(lo, width)
+    lo0 = lo[0, 0]  # its bounds hoisted out of the loop
+    w0 = width[0, 0]
+    for r in prange(keys.shape[0] * rows):
+        _row_f32(bases, rows, n, False, lo0, w0, lo, width, sub_start, sub_end, out_x, out_sums, r, may_zero)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def fill_f32_per_run(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums):  # pragma: no cover
+    """The float32 stream with one range per run, ``lo``/``width`` ``[S, 1]``."""
+    bases = _bases(keys, smix)
+    may_zero = _may_zero(lo, width)
+    for r in prange(keys.shape[0] * rows):
+        s = r // rows
+        _row_f32(
+            bases, rows, n, False, lo[s, 0], width[s, 0], lo, width, sub_start, sub_end, out_x, out_sums, r,
+            may_zero,
+        )
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -255,3 +279,21 @@ def fill_f64(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums
     bases = _bases(keys, smix)
     for r in prange(keys.shape[0] * rows):
         _row_f64(bases, rows, n, lo, width, sub_start, sub_end, out_x, out_sums, r)
+
+
+#: The kernels by name: ``"f32_union"``, ``"f32_shared"``, ``"f32_per_run"``, ``"f64"``.
+KERNELS = {
+    "f32_union": fill_f32_union,
+    "f32_shared": fill_f32_shared,
+    "f32_per_run": fill_f32_per_run,
+    "f64": fill_f64,
+}
+
+
+def kernel_name(precision: str, lo: np.ndarray) -> str:
+    """The kernel drawing the ``precision`` stream with the kernels' ``[R, K]`` ranges ``lo``."""
+    if precision == "float64":
+        return "f64"
+    if lo.shape[1] == 2:
+        return "f32_union"
+    return "f32_shared" if lo.shape[0] == 1 else "f32_per_run"

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .backend import _numba_module
+from .backend import _numba_module, kernel_ready
 from .hashing import Precision, _step_mix
 
 
@@ -56,15 +56,38 @@ def fill_uniform_numba(
     step bases are computed in the kernel). ``lo``/``width``: ``[K]`` or per run ``[S, 1]``.
 
     ``out``: optional ``(x, sums)`` CPU tensors of the right shapes and dtypes to fill in place.
+    A kernel missing from numba's cache compiles on this call.
     """
+    result = _fill_numba(keys, step, rows, n, lo, width, sub_start, sub_end, precision=precision, out=out)
+    assert result is not None
+    return result
+
+
+def _fill_numba(
+    keys: np.ndarray,
+    step: int,
+    rows: int,
+    n: int,
+    lo: np.ndarray,
+    width: np.ndarray,
+    sub_start: np.ndarray,
+    sub_end: np.ndarray,
+    *,
+    precision: Precision,
+    out: tuple[Tensor, Tensor] | None = None,
+    wait: bool = True,
+) -> tuple[Tensor, Tensor] | None:
+    """:func:`fill_uniform_numba`; with ``wait=False``, None instead of compiling the kernel here
+    while it is not ready (:func:`~nalm.tasks.rng.backend.kernel_ready`): the caller draws with
+    torch meanwhile."""
     mod = _numba_module()
     if mod is None:
         raise RuntimeError("numba is not available")
     S = len(keys)
     if precision == "float32":
-        kernel, dtype, np_dtype = mod.fill_f32, torch.float32, np.float32
+        dtype, np_dtype = torch.float32, np.float32
     elif precision == "float64":
-        kernel, dtype, np_dtype = mod.fill_f64, torch.float64, np.float64
+        dtype, np_dtype = torch.float64, np.float64
     else:
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
     threads = _kernel_threads(S * rows * n)
@@ -88,6 +111,10 @@ def fill_uniform_numba(
         x.numpy(),
         sums.numpy(),
     )
+    name = mod.kernel_name(precision, args[4])
+    if not wait and not kernel_ready(name, args):
+        return None
+    kernel = mod.KERNELS[name]
     if threads is None:
         kernel(*args)
         return x, sums

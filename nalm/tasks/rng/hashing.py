@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._constants import ZERO_SALT  # defined torch-free for the kernels; re-exported here
+
 MASK64 = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15
 MIX1 = 0xBF58476D1CE4E5B9
@@ -23,9 +25,6 @@ MIX2 = 0x94D049BB133111EB
 #: Stream tags: the same seed gives unrelated numbers in different streams.
 STREAM_TRAIN = 0x7472_6169_6E5F_0001
 STREAM_THRESHOLD = 0x7468_7265_7368_0002
-
-#: Salt of the second hash that redraws a float32 value that came out exactly 0 (the float32 stream).
-ZERO_SALT = 0xD1B54A32D192ED03
 
 #: Hashes one (run, step) may use; keeps ``q + 1`` far below 2**64.
 MAX_HASHES_PER_STEP = 1 << 40

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from .backend import resolve_backend
-from .fill_numba import _kernel_ranges, fill_uniform_numba
+from .fill_numba import _fill_numba, _kernel_ranges
 from .fill_torch import _TORCH_DTYPES, fill_uniform_torch, range_tensors
 from .hashing import MAX_HASHES_PER_STEP, STREAM_TRAIN, Precision, keys_to_torch, run_keys, step_bases_torch
 
@@ -20,6 +20,13 @@ def stream_precision(dtype: torch.dtype) -> Precision:
     """Which stream serves ``dtype``: float64 runs get the 53-bit stream, all others the float32 one."""
     return "float64" if dtype == torch.float64 else "float32"
 
+
+
+def _torch_can_serve(sub_start: np.ndarray, sub_end: np.ndarray) -> bool:
+    """Whether the torch backend takes these subsets (it needs each subset to have one size across
+    runs; the numba kernels do not)."""
+    size = sub_end - sub_start
+    return bool((size == size[:1]).all())
 
 
 def _check_shapes(
@@ -66,13 +73,17 @@ def fill_uniform(
     ``sub_start``/``sub_end`` ``[S, K]``: half-open column ranges whose float64 sums are returned
     (summation order: ``docs/reproducibility.md``, "The data stream, precisely").
     ``precision``: ``"float32"`` or ``"float64"`` stream. ``backend``: ``"auto"`` (numba on the CPU
-    when available, else torch), ``"numba"`` or ``"torch"``; both give identical bits.
+    when available, else torch), ``"numba"`` or ``"torch"``; both give identical bits. ``"auto"`` also
+    draws with torch while the numba kernel compiles in the background (first use after an install).
     """
     dev = torch.device("cpu" if device is None else device)
     keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
     lo, width, sub_start, sub_end = _check_shapes(rows, n, lo, width, len(keys), sub_start, sub_end)
     if resolve_backend(backend, dev) == "numba":
-        return fill_uniform_numba(keys, step, rows, n, lo, width, sub_start, sub_end, precision=precision)
+        wait = backend == "numba" or not _torch_can_serve(sub_start, sub_end)
+        result = _fill_numba(keys, step, rows, n, lo, width, sub_start, sub_end, precision=precision, wait=wait)
+        if result is not None:
+            return result
     bases_t = step_bases_torch(keys_to_torch(keys, dev), step)
     return fill_uniform_torch(bases_t, rows, n, lo, width, sub_start, sub_end, precision=precision)
 
@@ -82,6 +93,10 @@ class UniformStream:
 
     Keys, subset arrays and (for the torch backend) device tensors are built once, so a per-step call
     does only the generation. This is what :class:`nalm.tasks.streams.TrainStream` draws from.
+
+    With ``backend="auto"`` and the numba kernel not in numba's cache yet (the first run after an
+    install), calls draw with torch, the same bits, until a background process has compiled it
+    (:func:`~nalm.tasks.rng.backend.kernel_ready`); :attr:`backend` says ``"numba"`` all along.
 
     ``reuse_output=True`` (numba backend): every call fills the *same* output tensors, so a returned
     batch is overwritten by the next call. It avoids allocating (and, for batches above glibc's mmap
@@ -114,19 +129,21 @@ class UniformStream:
             1, self.n, lo, width, len(self.keys), sub_start, sub_end
         )
         self.use_numba = resolve_backend(backend, self.device) == "numba"
-        self.keys_t = None if self.use_numba else keys_to_torch(self.keys, self.device)
-        self.ranges_t = (
-            None if self.use_numba else range_tensors(self.lo, self.width, _TORCH_DTYPES[precision], self.device)
-        )
+        # Whether a call may draw with torch while the numba kernel compiles elsewhere.
+        self._bridge = self.use_numba and backend == "auto" and _torch_can_serve(self.sub_start, self.sub_end)
+        self._torch_parts: tuple | None = None if self.use_numba else self._prepare_torch()
         # The numba kernels' [R, K] ranges in the stream's precision, made once.
         np_dtype = np.float32 if precision == "float32" else np.float64
         self.lo_np, self.width_np = _kernel_ranges(self.lo, np_dtype), _kernel_ranges(self.width, np_dtype)
         self.reuse_output = bool(reuse_output)
         self._out: tuple[Tensor, Tensor] | None = None
-        self.starts_t = (
-            None
-            if self.use_numba
-            else [torch.as_tensor(c, device=self.device) for c in self.sub_start.T.copy()]
+
+    def _prepare_torch(self) -> tuple:
+        """Keys, ranges and subset starts as device tensors, for the torch backend (made once)."""
+        return (
+            keys_to_torch(self.keys, self.device),
+            range_tensors(self.lo, self.width, _TORCH_DTYPES[self.precision], self.device),
+            [torch.as_tensor(c, device=self.device) for c in self.sub_start.T.copy()],
         )
 
     @property
@@ -141,16 +158,19 @@ class UniformStream:
         if isinstance(step, Tensor) and self.use_numba:
             raise ValueError("a tensor step needs the torch backend (the numba kernels take an int)")
         if self.use_numba:
-            x, sums = fill_uniform_numba(
+            result = _fill_numba(
                 self.keys, step, rows, self.n, self.lo_np, self.width_np, self.sub_start, self.sub_end,
-                precision=self.precision, out=self._out,
+                precision=self.precision, out=self._out, wait=not self._bridge,
             )
-            if self.reuse_output:
-                self._out = (x, sums)
-            return x, sums
-        assert self.keys_t is not None
+            if result is not None:
+                if self.reuse_output:
+                    self._out = result
+                return result
+        if self._torch_parts is None:
+            self._torch_parts = self._prepare_torch()
+        keys_t, ranges_t, starts_t = self._torch_parts
         return fill_uniform_torch(
-            step_bases_torch(self.keys_t, step), rows, self.n, self.lo, self.width,
-            self.sub_start, self.sub_end, precision=self.precision, starts_dev=self.starts_t,
-            ranges_dev=self.ranges_t,
+            step_bases_torch(keys_t, step), rows, self.n, self.lo, self.width,
+            self.sub_start, self.sub_end, precision=self.precision, starts_dev=starts_t,
+            ranges_dev=ranges_t,
         )
