@@ -19,6 +19,10 @@ RunStatus = Literal["ok", "diverged", "failed"]
 FormulaOutcome = Literal["exact_target", "exact_other", "exact", "not_snappable"]
 FORMULA_OUTCOMES: tuple[str, ...] = ("exact_target", "exact_other", "exact", "not_snappable")
 
+#: Run metrics ``test_mse_len_<L>``: a sequential MNIST run's test MSE at length L (written after
+#: training by nalm.training.sequential_mnist, read by nalm.report.sequential_mnist).
+SEQUENTIAL_MNIST_MSE_PREFIX = "test_mse_len_"
+
 
 @dataclass
 class LearningCurve:

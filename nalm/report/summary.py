@@ -106,6 +106,7 @@ class CellSummary:
     #: The runs' stored metrics (:attr:`nalm.results.RunResult.metrics`) by name, each a value per
     #: run in run order (NaN for a run without it); empty when no run has any.
     metrics: Mapping[str, tuple[float, ...]] = field(default_factory=dict, repr=False)
+    seeds: tuple[int, ...] = field(default=(), repr=False)  # the runs' seeds, in run order
 
     @property
     def interpolation_rate(self) -> float | None:
@@ -265,6 +266,7 @@ def summarize_cell(
         interpolation_runs=0 if interpolation is None else len(interpolation),
         published_interpolation_interval=interpolation_interval,
         metrics=_metrics(results),
+        seeds=tuple(int(r.seed) for r in results),
     )
 
 

@@ -17,9 +17,9 @@ import pytest
 from nalm.bench.build import spec_from_config, task_from_config
 from nalm.bench.plan import plan_cells
 from nalm.bench.schema import load_suite, parse_suite
-from nalm.bench.sequential_mnist_report import block_tables
-from nalm.bench.sequential_mnist_report import main as report_main
 from nalm.errors import ConfigError
+from nalm.report.sequential_mnist import block_tables
+from nalm.report.sequential_mnist import main as report_main
 from nalm.tasks.mnist import SequentialMnistTask, write_digit_fixture
 from nalm.training.model import SequentialMnistSpec
 from nalm.training.schedules import Constant, LinearRamp
@@ -172,15 +172,15 @@ def test_a_tiny_suite_runs_and_success_is_read_per_length_from_its_reference(tmp
     small = write_digit_fixture(tmp_path / "mnist", 240, 60)  # 99 training sequences: 2 updates an epoch
     proc = _nalm("bench", str(suite), "--db", str(db), data=str(small))
     assert proc.returncode == 0, proc.stderr
-    from nalm.bench.sequential_mnist_report import _cells
+    from nalm.report.sequential_mnist import _cells
 
     cells = _cells(db, None)
     assert [c.display_name for c in cells] == ["prod/NMU/prod", "prod/reference/prod"]
     for c in cells:
-        assert sorted(c.metrics) == ["test_mse_len_1", "test_mse_len_3"] and c.seeds == [0, 1]
+        assert sorted(c.metrics) == ["test_mse_len_1", "test_mse_len_3"] and c.seeds == (0, 1)
     (table,) = block_tables(cells)
     assert table.reference == "prod/reference/prod" and table.reference_runs == 2
-    from nalm.training.sequential_mnist import reference_thresholds
+    from nalm.report.sequential_mnist import reference_thresholds
 
     ref = cells[1].metrics
     assert table.thresholds == reference_thresholds({1: ref["test_mse_len_1"], 3: ref["test_mse_len_3"]})
@@ -192,6 +192,12 @@ def test_a_tiny_suite_runs_and_success_is_read_per_length_from_its_reference(tmp
     assert "| length | threshold | prod/NMU/prod | prod/reference/prod |" in out
     only_one = block_tables(cells, reference_seeds={0})[0]
     assert only_one.reference_runs == 1 and all(math.isnan(v) for v in only_one.thresholds.values())
+    # nalm report shows the same per-length table (the scripts' defaults), and no 0 % success
+    proc = _nalm("report", "--db", str(db), "--out", str(tmp_path / "rep"), "--no-plots", data=str(small))
+    assert proc.returncode == 0, proc.stderr
+    assert "Sequential MNIST, block prod" in proc.stdout
+    assert "| length | threshold | prod/NMU/prod | prod/reference/prod |" in proc.stdout
+    assert "per length, below" in proc.stdout
 
 
 def _nalm(*args: str, data: str) -> subprocess.CompletedProcess:

@@ -14,16 +14,12 @@ import torch
 from torch import nn
 
 from nalm.errors import ConfigError
+from nalm.report.sequential_mnist import reference_thresholds, success_by_length
 from nalm.tasks.mnist import SequentialMnistTask, write_digit_fixture
 from nalm.training import OptimizerSpec, TrainRecipe, train
 from nalm.training.model import SequentialMnistSpec, stack_modules
 from nalm.training.schedules import Constant, LinearRamp
-from nalm.training.sequential_mnist import (
-    mse_by_test_length,
-    per_length_mse,
-    reference_thresholds,
-    success_by_length,
-)
+from nalm.training.sequential_mnist import mse_by_test_length, per_length_mse
 from nalm.units._init import nau_uniform_radius
 from nalm.units.nac import nac_weight
 
