@@ -289,3 +289,32 @@ def test_background_compile_builds_the_signature_the_draws_use(
     assert [kernel.typeof_pyval(a) for a in args] == [
         kernel.typeof_pyval(a) for a in _compile.example_args(name)
     ]
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize(
+    ("lo", "width"),
+    [([-1.0], [2.0]), ([-6.1, 1.2], [4.9, 4.9]), ([[1.0], [-2.0], [0.5]], [[1.0], [4.0], [1.0]])],
+    ids=["one-range", "union", "per-run"],
+)
+def test_torch_stand_in_blocks_give_each_steps_bits(precision: str, lo: list, width: list) -> None:
+    """While numba compiles, ``auto`` draws small batches by torch in blocks of steps: each step's
+    batch is the one a call for that step alone returns, in order, after a jump, with another
+    batch size, and a returned batch is the caller's own (changing it changes no later draw)."""
+    from nalm.tasks.rng import stream as stream_mod
+
+    seeds, n = [0, 5, 9], 5
+    starts, ends = np.array([[0], [1], [2]]), np.array([[3], [4], [5]])
+    stand_in = cr.UniformStream(seeds, n, lo, width, starts, ends, precision=precision, backend="torch")
+    stand_in.use_numba = True  # as a numba stream whose kernel is compiling elsewhere
+    stand_in._torch_parts = stand_in._prepare_torch()
+    ref = cr.UniformStream(seeds, n, lo, width, starts, ends, precision=precision, backend="torch")
+    rows_of = {0: 7, 1: 7, 2: 7, 40: 7, 41: 7, 42: 3, 3: 3}
+    k = min(stream_mod.BRIDGE_MAX_STEPS, stream_mod.BRIDGE_BLOCK_VALUES // (len(seeds) * 7 * n))
+    assert 1 < k < 40  # blocks of several steps, and step 40 lies outside the first
+    for step, rows in rows_of.items():
+        x, sums = stand_in._stand_in(step, rows)
+        x_ref, sums_ref = ref(step, rows)
+        assert torch.equal(x, x_ref) and torch.equal(sums, sums_ref), step
+        x.fill_(0.0)
+    assert torch.equal(stand_in._stand_in(41, 7)[0], ref(41, 7)[0])  # served again from the block

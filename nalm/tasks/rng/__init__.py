@@ -9,10 +9,11 @@ subset-sum order) and why it is bit-identical across batch compositions are in
 ``docs/reproducibility.md``, section "The data stream, precisely".
 
 Modules: :mod:`~nalm.tasks.rng.hashing` (keys, step bases, SplitMix64), :mod:`~nalm.tasks.rng.backend`
-(the one rule choosing numba or torch), :mod:`~nalm.tasks.rng.fill_torch` and
-:mod:`~nalm.tasks.rng.fill_numba` (the two implementations; kernels in ``_kernels``, which loads
-numba, imported on first use), :mod:`~nalm.tasks.rng.stream` (:func:`fill_uniform`,
-:class:`UniformStream`).
+(the one rule choosing numba or torch; a kernel missing from numba's cache compiles in a
+background process, :mod:`~nalm.tasks.rng._compile`, while ``auto`` draws with torch),
+:mod:`~nalm.tasks.rng.fill_torch` and :mod:`~nalm.tasks.rng.fill_numba` (the two implementations;
+kernels in ``_kernels``, which loads numba, imported on first use), :mod:`~nalm.tasks.rng.stream`
+(:func:`fill_uniform`, :class:`UniformStream`).
 """
 
 from __future__ import annotations

@@ -16,6 +16,15 @@ from .fill_torch import _TORCH_DTYPES, fill_uniform_torch, range_tensors
 from .hashing import MAX_HASHES_PER_STEP, STREAM_TRAIN, Precision, keys_to_torch, run_keys, step_bases_torch
 
 
+#: While torch stands in for a numba kernel that compiles in the background, a small batch is drawn
+#: for several consecutive steps at once, up to this many values and :data:`BRIDGE_MAX_STEPS` steps:
+#: torch's fill is some fifty small operations, whose per-call cost, not the values, dominates small
+#: batches (one core, loaded 2-core VM, per step: S = 10 runs × 128 × 2 inputs ~155 µs alone, ~68 µs in a
+#: block of 6 steps, numba ~24 µs; S = 1, ~134 µs against ~13 µs in a block of 32).
+BRIDGE_BLOCK_VALUES = 1 << 14
+BRIDGE_MAX_STEPS = 32
+
+
 def stream_precision(dtype: torch.dtype) -> Precision:
     """Which stream serves ``dtype``: float64 runs get the 53-bit stream, all others the float32 one."""
     return "float64" if dtype == torch.float64 else "float32"
@@ -137,6 +146,8 @@ class UniformStream:
         self.lo_np, self.width_np = _kernel_ranges(self.lo, np_dtype), _kernel_ranges(self.width, np_dtype)
         self.reuse_output = bool(reuse_output)
         self._out: tuple[Tensor, Tensor] | None = None
+        # (first step, rows, x [k, S, rows, n], sums [k, S, rows, K]): steps drawn ahead by torch.
+        self._block: tuple[int, int, Tensor, Tensor] | None = None
 
     def _prepare_torch(self) -> tuple:
         """Keys, ranges and subset starts as device tensors, for the torch backend (made once)."""
@@ -168,9 +179,46 @@ class UniformStream:
                 return result
         if self._torch_parts is None:
             self._torch_parts = self._prepare_torch()
+        if self.use_numba and not isinstance(step, Tensor):
+            return self._stand_in(step, rows)
         keys_t, ranges_t, starts_t = self._torch_parts
         return fill_uniform_torch(
             step_bases_torch(keys_t, step), rows, self.n, self.lo, self.width,
             self.sub_start, self.sub_end, precision=self.precision, starts_dev=starts_t,
             ranges_dev=ranges_t,
         )
+
+    def _stand_in(self, step: int, rows: int) -> tuple[Tensor, Tensor]:
+        """The batch at ``step`` from torch while the numba kernel compiles: small batches come
+        from a block of consecutive steps drawn in one torch call (the same bits: each value depends
+        on its run, step and position only), copied out so a caller may keep or modify them."""
+        step = int(step)
+        block = self._block
+        if block is not None and block[1] == rows and 0 <= step - block[0] < block[2].shape[0]:
+            i = step - block[0]
+            return block[2][i].clone(), block[3][i].clone()
+        S = len(self.keys)
+        k = max(1, min(BRIDGE_MAX_STEPS, BRIDGE_BLOCK_VALUES // max(1, S * rows * self.n)))
+        assert self._torch_parts is not None
+        keys_t, ranges_t, starts_t = self._torch_parts
+        if k == 1:
+            return fill_uniform_torch(
+                step_bases_torch(keys_t, step), rows, self.n, self.lo, self.width,
+                self.sub_start, self.sub_end, precision=self.precision, starts_dev=starts_t,
+                ranges_dev=ranges_t,
+            )
+        # k steps × S runs as k·S runs: bases [k, S] of run s at step t, flattened step-major.
+        steps = torch.arange(step, step + k, dtype=torch.int64, device=self.device).view(k, 1)
+        bases = step_bases_torch(keys_t.view(1, S), steps).reshape(-1)
+        lo, width = self.lo, self.width
+        ranges_k = ranges_t
+        if lo.ndim == 2:  # one range per run
+            lo, width = np.tile(lo, (k, 1)), np.tile(width, (k, 1))
+            ranges_k = None
+        x, sums = fill_uniform_torch(
+            bases, rows, self.n, lo, width, np.tile(self.sub_start, (k, 1)),
+            np.tile(self.sub_end, (k, 1)), precision=self.precision, ranges_dev=ranges_k,
+        )
+        x, sums = x.view(k, S, rows, self.n), sums.view(k, S, rows, -1)
+        self._block = (step, rows, x, sums)
+        return x[0].clone(), sums[0].clone()
