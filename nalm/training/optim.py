@@ -9,6 +9,16 @@ arithmetic as ``torch.optim.Adam`` (no weight decay, no amsgrad); a test checks 
 With one learning rate the update is torch's fused Adam kernel called directly (the kernel behind
 ``torch.optim.Adam(fused=True)``, one call for all parameters); with a learning rate per run it is
 the same arithmetic in ``torch._foreach_*`` calls, since the fused kernel takes one scalar lr.
+
+``batch_invariant`` (the trainer sets it on the CPU): the ``torch._foreach_*`` arithmetic for one
+learning rate too. On the CPU the fused kernel computes a tensor in SIMD blocks and its last few
+elements with scalar code, and the two paths round differently (the scalar path computes in double;
+the SIMD one uses fused multiply-adds); over stacked runs ``[S, ...]`` which of a run's values fall
+in the scalar tail depends on S and the run's position, so a run's values depended on its batch.
+Every ``_foreach_*`` op used here (lerp, mul, addcmul, sqrt, div, add, addcdiv) rounds the same on
+both paths, so each run's update is the one it gets alone, in any batch. It costs more than the
+fused kernel: measured ~15–40 µs per step at 10–100 runs of a two-layer network (seven calls over every
+parameter instead of one; benchmarks/bench_batch_invariance.py).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ class StackedAdam:
         lr: float | Sequence[float] | Tensor = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        batch_invariant: bool = False,
     ) -> None:
         per_run = not isinstance(lr, (int, float))
         if not per_run and not lr > 0:
@@ -45,6 +56,7 @@ class StackedAdam:
         self._lr_views: list[Tensor] | None = None
         self._detached = [p.detach() for p in self._params]
         self._fused = not per_run and hasattr(torch, "_fused_adam_")
+        self.batch_invariant = batch_invariant
         self._steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self._params]
         if per_run:
             lrs = torch.as_tensor(lr, dtype=self._params[0].dtype, device=self._params[0].device)
@@ -58,7 +70,19 @@ class StackedAdam:
         """Whether ``step`` reads nothing back to the host, so a CUDA graph can capture it: the fused
         path (one lr) keeps its step counts on the device; the per-run-lr path computes the bias
         corrections on the host."""
-        return self._fused
+        return self._fused and not self.batch_invariant
+
+    @property
+    def batch_invariant(self) -> bool:
+        """Whether each run's update is independent of the other runs in its stack, bit for bit (the
+        ``_foreach_*`` arithmetic; see the module's docstring). May be switched before the first step."""
+        return self._batch_invariant
+
+    @batch_invariant.setter
+    def batch_invariant(self, value: bool) -> None:
+        if self._step:
+            raise ValueError("batch_invariant: set it before the first step")
+        self._batch_invariant = bool(value)
 
     @torch.no_grad()
     def step(self) -> None:
@@ -66,7 +90,7 @@ class StackedAdam:
         self._step += 1
         params = self._params
         grads = [p.grad for p in params]
-        if self._fused:
+        if self._fused and not self._batch_invariant:
             torch._foreach_add_(self._steps, 1)
             torch._fused_adam_(
                 self._detached, grads, self._exp_avg, self._exp_avg_sq, [], self._steps,

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from nalm.errors import ConfigError
+from nalm.units import _base as unit_base
 
 from .recipe import MODEL_REGULARIZERS, model_regularizer
 from .runs import BatchedRuns, RunGroup
@@ -94,8 +95,13 @@ class Update:
             if compile_backend is not None
             else self._loss
         )
+        cpu_adam = runs.device.type == "cpu" and hasattr(runs.optimizer, "batch_invariant")
+        if unit_base.CPU_BATCH_INVARIANT and cpu_adam:
+            # Adam's fused CPU kernel rounds a run's values by their position in the batch; its
+            # _foreach_ arithmetic does not (nalm.training.optim). Not captured on the CPU anyway.
+            runs.optimizer.batch_invariant = True
         if on_device:
-            if not getattr(runs.optimizer, "capturable", False):
+            if runs.device.type != "cpu" and not getattr(runs.optimizer, "capturable", False):
                 # the unfused Adam reads its step count on the host
                 raise ConfigError("cuda_graph: this torch has no fused Adam kernel")
             S = len(runs)

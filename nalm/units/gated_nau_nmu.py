@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last, sparsity_distance
+from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last, sigmoid, sparsity_distance
 from ._init import glorot_uniform_radius, nau_uniform_radius
 from .nmu import init_nmu_, nmu_product, nmu_sparsity
 
@@ -57,7 +57,7 @@ class GatedNAUNMU(ArithmeticUnit):
 
     def path_gate(self, x: Tensor) -> Tensor:
         """The gate ``g = σ(x Gᵀ)`` ``[.., B, O]``: the NAU path's share of each output."""
-        return torch.sigmoid(linear(x, self.G))
+        return sigmoid(linear(x, self.G))
 
     def forward(self, x: Tensor) -> Tensor:
         gate = self.path_gate(x)

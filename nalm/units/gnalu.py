@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import linear
+from ._base import linear, sigmoid
 from .nac import log_space_matmul
 from .nalu import NALU
 
@@ -23,7 +23,7 @@ LN_PHI = math.log((1 + math.sqrt(5)) / 2)
 
 def golden_nac_weight(W_hat: Tensor, M_hat: Tensor) -> Tensor:
     """``W = tanh_φ(Ŵ) ⊙ σ_φ(M̂) = tanh(cŴ) ⊙ σ(cM̂)``, c = ln φ."""
-    return torch.tanh(LN_PHI * W_hat) * torch.sigmoid(LN_PHI * M_hat)
+    return torch.tanh(LN_PHI * W_hat) * sigmoid(LN_PHI * M_hat)
 
 
 class GNALU(NALU):
@@ -55,7 +55,7 @@ class GNALU(NALU):
 
     def path_gate(self, x: Tensor) -> Tensor:
         """``g = σ_φ(x Gᵀ) = σ(c·x Gᵀ)``."""
-        return torch.sigmoid(LN_PHI * linear(x, self.G))
+        return sigmoid(LN_PHI * linear(x, self.G))
 
     def forward(self, x: Tensor) -> Tensor:
         gate = self.path_gate(x)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last
+from ._base import ArithmeticUnit, factory_kwargs, linear, mean_over_last, sigmoid
 from ._options import check_choice
 from .nac import nac_weight
 
@@ -119,7 +119,7 @@ class INALU(ArithmeticUnit):
 
     def path_gate(self, x: Tensor) -> Tensor:
         """The gate ``γ = σ(g)`` broadcast to ``[.., B, O]`` (it does not depend on x)."""
-        gate = torch.sigmoid(self.g).unsqueeze(-2)
+        gate = sigmoid(self.g, dims=1).unsqueeze(-2)
         return gate.expand(*torch.broadcast_shapes(gate.shape[:-2], x.shape[:-2]), x.shape[-2], -1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -130,7 +130,7 @@ class INALU(ArithmeticUnit):
         magnitude = torch.exp(linear(log_x, W_m).clamp(max=self.omega))
         W_abs = W_m.abs().unsqueeze(-3)
         sign = (x.sign().unsqueeze(-2) * W_abs + (1 - W_abs)).prod(dim=-1)
-        gate = torch.sigmoid(self.g).unsqueeze(-2)
+        gate = sigmoid(self.g, dims=1).unsqueeze(-2)
         return gate * additive + (1 - gate) * magnitude * sign
 
     def _raw_parameters(self) -> list[tuple[Tensor, int]]:

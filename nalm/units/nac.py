@@ -11,7 +11,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, linear
+from ._base import ArithmeticUnit, factory_kwargs, linear, sigmoid
 from ._init import nac_uniform_radius
 
 NACInit = Literal["madsen", "article"]
@@ -20,7 +20,7 @@ DEFAULT_LOG_EPS = 1e-7
 
 def nac_weight(W_hat: Tensor, M_hat: Tensor) -> Tensor:
     """W = tanh(Ŵ) ⊙ σ(M̂): every entry in (−1, 1), biased towards {−1, 0, 1}."""
-    return torch.tanh(W_hat) * torch.sigmoid(M_hat)
+    return torch.tanh(W_hat) * sigmoid(M_hat)
 
 
 def log_space_matmul(x: Tensor, W: Tensor, eps: float) -> Tensor:

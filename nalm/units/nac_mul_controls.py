@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs
+from ._base import ArithmeticUnit, factory_kwargs, sigmoid
 from ._options import check_choice, oob_mode_option
 from .nac import DEFAULT_LOG_EPS, log_space_matmul
 from .nmu import NMUInit, OOBMode, UnitIntervalWeightContract, init_nmu_
@@ -53,7 +53,7 @@ class NACMulSigma(ArithmeticUnit):
 
     @property
     def weight(self) -> Tensor:
-        return torch.sigmoid(self.W_hat)
+        return sigmoid(self.W_hat)
 
     def forward(self, x: Tensor) -> Tensor:
         return log_space_matmul(x, self.weight, self.eps)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._base import ArithmeticUnit, factory_kwargs, linear
+from ._base import ArithmeticUnit, factory_kwargs, linear, sigmoid
 from ._init import glorot_uniform_radius
 from .nac import DEFAULT_LOG_EPS, NACInit, init_nac_pair_, log_space_matmul, nac_weight
 
@@ -106,7 +106,7 @@ class NALU(ArithmeticUnit):
 
     def path_gate(self, x: Tensor) -> Tensor:
         """The gate ``g = σ(x Gᵀ)`` ``[.., B, O]``: the additive path's share of each output."""
-        return torch.sigmoid(linear(x, self.G))
+        return sigmoid(linear(x, self.G))
 
     def forward(self, x: Tensor) -> Tensor:
         gate = self.path_gate(x)
