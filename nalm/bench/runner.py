@@ -6,9 +6,11 @@ Guarantees (with :class:`nalm.store.ResultsStore`):
   ``train()`` call. Results are a deterministic function of (config, seeds trained together) —
   counter-based data, seeded initialisation — and a cell is written whole, so a suite resumed after
   a kill stores what an uninterrupted one would, bit for bit. A cell trained in parts (seeds added
-  to a profile later) agrees with a cell trained at once to rounding only: vectorised kernels may
-  round a run's values differently depending on its position in the batch (measured: NAU→NAU
-  bit-identical alone and in a batch of 40; NAU→NMU and NALU differ in the last bits).
+  to a profile later) agrees with a cell trained at once to rounding only: on the CPU, Adam's fused
+  kernel and ``torch.sigmoid`` round a tensor's last few elements (a SIMD tail) differently, so a
+  run's last bits depend on its position in the batch — unless the process runs with
+  ``NALM_BATCH_INVARIANT=1`` (:data:`nalm.units._base.CPU_BATCH_INVARIANT`: bit for bit, 4–30 %
+  slower per step).
 * **A kill loses at most the cell in flight.** A cell's runs under all its threshold policies (with
   ``group_runs``, every cell trained in the same batch) are written in one transaction after the
   training ends; nothing is written mid-cell.

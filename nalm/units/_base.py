@@ -36,6 +36,7 @@ negative dims).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -90,8 +91,9 @@ def factory_kwargs(device: Any, dtype: Any) -> dict[str, Any]:
 #: ``batch_invariant`` arithmetic (:mod:`nalm.training.optim`). Off by default: it changes the values
 #: of CPU runs in their last bits (those of runs trained alone too, through Adam) and costs 4–30 % per
 #: step (benchmarks/bench_batch_invariance.py); tests/training/test_batch_invariance.py checks it.
-#: Read when a unit computes and when the trainer builds its update.
-CPU_BATCH_INVARIANT = False
+#: Read when a unit computes and when the trainer builds its update; set for a whole process with
+#: ``NALM_BATCH_INVARIANT=1`` (docs/reproducibility.md).
+CPU_BATCH_INVARIANT = os.environ.get("NALM_BATCH_INVARIANT", "").strip().lower() in ("1", "true", "yes")
 
 
 def sparsity_distance(w: Tensor) -> Tensor:

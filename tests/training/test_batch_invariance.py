@@ -173,3 +173,15 @@ def test_sigmoid_gives_each_run_its_value_alone(dtype: torch.dtype) -> None:
     assert torch.equal(sigmoid(z), torch.sigmoid(z))  # one run: the plain call
     w = torch.randn(2, 3, 7, 37, dtype=dtype)  # two run axes: as one of 6 runs
     assert torch.equal(sigmoid(w), sigmoid(w.reshape(6, 7, 37)).reshape(w.shape))
+
+
+def test_the_environment_switches_the_exact_mode_for_a_process() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "import nalm.units._base as b; print(b.CPU_BATCH_INVARIANT)"
+    for value, expected in (("1", "True"), ("0", "False"), ("", "False")):
+        env = {**os.environ, "NALM_BATCH_INVARIANT": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected, value
