@@ -1,4 +1,4 @@
-"""The recurrent task on two more scales than success: Trask's normalised error and the range test.
+"""The sequence tasks on two more scales than success: Trask's normalised error and the range test.
 
 Both are measured after training and stored with each run (:mod:`nalm.training.evaluation`'s run
 metrics ``trask`` and ``range_test``); this module only aggregates them per cell:
@@ -6,7 +6,9 @@ metrics ``trask`` and ``range_test``); this module only aggregates them per cell
 * **Trask's normalised error** (Trask et al. 2018): 100 · the run's MSE / the mean MSE of 100 untrained
   networks of the same architecture and initialisation, on the interpolation (validation) and the
   extrapolation (test) sets; median over the cell's runs.
-* **The range test**: sequences of the training length over the extrapolation range (stable-nalu's
+  Stored for the recurrent arithmetic task and for sequential MNIST (whose splits are the validation
+  set at the training length and the test set at the longest test length).
+* **The range test** (the recurrent arithmetic task only): sequences of the training length over the extrapolation range (stable-nalu's
   ``test/range_extrapolation``) at each run's selected step. "Range solved" is counted twice: below
   the cell's threshold (the length-100 test's), as ``export/function_task_recurrent.r`` counts
   ``range.solved`` — lenient, since range targets are smaller — and below the range test's own
@@ -81,7 +83,9 @@ def rows(recurrent: Sequence[RecurrentRow]) -> list[tuple[str, ...]]:
     out = []
     for r in recurrent:
         solved = "—" if r.range_solved is None else f"{r.range_solved}/{r.range_measured}"
+        own = f"{r.range_solved_own}/{r.range_measured} (< {_num(r.range_threshold)})"
+        if not r.range_measured:  # a task without the range test (sequential MNIST): Trask's scale only
+            solved = own = "—"
         out.append((r.cell, str(r.runs), _num(r.trask_interpolation), _num(r.trask_extrapolation),
-                    _num(r.range_mse_median), solved,
-                    f"{r.range_solved_own}/{r.range_measured} (< {_num(r.range_threshold)})"))
+                    _num(r.range_mse_median), solved, own))
     return out

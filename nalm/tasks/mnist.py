@@ -518,7 +518,7 @@ class SequentialMnistTask:
     formula_readout: ClassVar[bool] = False
     #: measured after training and stored per run: the test MSE at every test length
     #: (nalm.training.evaluation.RUN_METRICS)
-    run_metrics: ClassVar[tuple[str, ...]] = ("sequential_mnist_lengths",)
+    run_metrics: ClassVar[tuple[str, ...]] = ("sequential_mnist_lengths", "trask")
 
     def __post_init__(self) -> None:
         if self.op not in ("sum", "prod"):

@@ -99,11 +99,8 @@ def test_a_suite_stores_the_paper_statistic_per_run_and_the_report_shows_its_med
     from its stored final parameters, and the report's median row is their median."""
     import statistics
 
-    from nalm.bench.build import spec_from_config, task_from_config
-    from nalm.report import summarize
     from nalm.report.medians import median_rows
-    from nalm.store import ResultsStore
-    from tests.support import run_in_process
+    from tests.support import run_in_process, stored_models
 
     suite = tmp_path / "tiny.toml"
     suite.write_text("""
@@ -132,18 +129,8 @@ ops = ["all"]
     db = tmp_path / "r.db"
     code, out, err = run_in_process(capsys, "bench", str(suite), "--profile", "quick", "--db", str(db))
     assert code == 0, err
-    with ResultsStore(db, readonly=True) as store:
-        runs = store.runs()
-        params = [store.parameters(r.id) for r in runs]
-        (cell,) = summarize(runs)
-    config = runs[0].config
-    task = task_from_config(config)
-    spec = spec_from_config(config, task)
-    for r, p in zip(runs, params):
-        model = spec.build(r.result.seed)
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                param.copy_(torch.from_numpy(p.final[name]))
+    runs, cell, task, _, models = stored_models(db, at="final")
+    for r, model in zip(runs, models):
         expected = npu_paper_errors(model, task.paper_grids())
         assert set(r.result.metrics) == {f"paper_mae_{k}" for k in ("add", "mul", "div", "root")}
         for k, v in expected.items():

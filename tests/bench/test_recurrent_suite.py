@@ -91,15 +91,11 @@ def test_a_tiny_recurrent_suite_stores_trask_and_the_range_test_and_the_report_s
 ) -> None:
     import math
 
-    import torch
-
     from nalm.metrics import threshold_estimate
-    from nalm.report import summarize
     from nalm.report.recurrent import recurrent_rows
-    from nalm.store import ResultsStore
     from nalm.training import stack_modules
     from nalm.training.evaluation import split_mse, trask_errors
-    from tests.support import run_in_process
+    from tests.support import run_in_process, stored_models
 
     suite = tmp_path / "tiny.toml"
     suite.write_text("""
@@ -126,22 +122,9 @@ extrapolation_length = 6
     db = tmp_path / "r.db"
     code, out, err = run_in_process(capsys, "bench", str(suite), "--profile", "quick", "--db", str(db))
     assert code == 0, err
-    with ResultsStore(db, readonly=True) as store:
-        runs = store.runs()
-        params = [store.parameters(r.id) for r in runs]
-        (cell,) = summarize(runs)
-    config = runs[0].config
-    task = task_from_config(config)
-    spec = spec_from_config(config, task)
+    runs, cell, task, spec, models = stored_models(db)
     # recomputed here from the stored runs and parameters, independently of the runner's pass
     trask = trask_errors(spec, task, [r.result.extrapolation_mse for r in runs], split="extrapolation")
-    models = []
-    for r, p in zip(runs, params):
-        model = spec.build(r.result.seed)
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                param.copy_(torch.from_numpy(p.selected[name]))
-        models.append(model)
     range_mse = split_mse(stack_modules(models), task, "range_extrapolation", [r.result.seed for r in runs])
     own = threshold_estimate(replace(task, interpolation_range=task.extrapolation_range,
                                      extrapolation_length=task.seq_length), "madsen_r").value

@@ -177,7 +177,14 @@ def test_a_tiny_suite_runs_and_success_is_read_per_length_from_its_reference(tmp
     cells = _cells(db, None)
     assert [c.display_name for c in cells] == ["prod/NMU/prod", "prod/reference/prod"]
     for c in cells:
-        assert sorted(c.metrics) == ["test_mse_len_1", "test_mse_len_3"] and c.seeds == (0, 1)
+        assert sorted(c.metrics) == [
+            "test_mse_len_1", "test_mse_len_3", "trask_baseline_extrapolation", "trask_baseline_interpolation",
+            "trask_extrapolation", "trask_interpolation"] and c.seeds == (0, 1)
+        # Trask's scale of the run's own scored MSE; the longest test length is the trainer's extrapolation
+        for k in range(2):
+            baseline = c.metrics["trask_baseline_extrapolation"][k]
+            assert baseline > 0 and c.metrics["trask_extrapolation"][k] == pytest.approx(
+                100 * c.extrapolation_mses[k] / baseline, rel=1e-12)
     (table,) = block_tables(cells)
     assert table.reference == "prod/reference/prod" and table.reference_runs == 2
     from nalm.report.sequential_mnist import reference_thresholds
@@ -198,6 +205,7 @@ def test_a_tiny_suite_runs_and_success_is_read_per_length_from_its_reference(tmp
     assert "Sequential MNIST, block prod" in proc.stdout
     assert "| length | threshold | prod/NMU/prod | prod/reference/prod |" in proc.stdout
     assert "per length, below" in proc.stdout
+    assert "Trask's normalised error" in proc.stdout  # the sequence tasks' side table
 
 
 def _nalm(*args: str, data: str) -> subprocess.CompletedProcess:
