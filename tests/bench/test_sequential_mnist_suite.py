@@ -172,6 +172,8 @@ def test_a_tiny_suite_runs_and_success_is_read_per_length_from_its_reference(tmp
     small = write_digit_fixture(tmp_path / "mnist", 240, 60)  # 99 training sequences: 2 updates an epoch
     proc = _nalm("bench", str(suite), "--db", str(db), data=str(small))
     assert proc.returncode == 0, proc.stderr
+    # no trainer verdict under reference_runs: the progress line points at the per-length table
+    assert "2 runs, success per length in nalm report" in proc.stdout + proc.stderr
     from nalm.report.sequential_mnist import _cells
 
     cells = _cells(db, None)
