@@ -51,35 +51,16 @@ def fill_uniform_numba(
     *,
     precision: Precision,
     out: tuple[Tensor, Tensor] | None = None,
-) -> tuple[Tensor, Tensor]:
+    wait: bool = True,
+) -> tuple[Tensor, Tensor] | None:
     """Same contract as :func:`fill_uniform`, computed by the numba kernels on the CPU (the runs'
     step bases are computed in the kernel). ``lo``/``width``: ``[K]`` or per run ``[S, 1]``.
 
     ``out``: optional ``(x, sums)`` CPU tensors of the right shapes and dtypes to fill in place.
-    A kernel missing from numba's cache compiles on this call.
+    A kernel missing from numba's cache compiles on this call; with ``wait=False`` the call returns
+    None instead while the kernel is not ready (:func:`~nalm.tasks.rng.backend.kernel_ready`), and
+    the caller draws with torch meanwhile. With ``wait=True`` it never returns None.
     """
-    result = _fill_numba(keys, step, rows, n, lo, width, sub_start, sub_end, precision=precision, out=out)
-    assert result is not None
-    return result
-
-
-def _fill_numba(
-    keys: np.ndarray,
-    step: int,
-    rows: int,
-    n: int,
-    lo: np.ndarray,
-    width: np.ndarray,
-    sub_start: np.ndarray,
-    sub_end: np.ndarray,
-    *,
-    precision: Precision,
-    out: tuple[Tensor, Tensor] | None = None,
-    wait: bool = True,
-) -> tuple[Tensor, Tensor] | None:
-    """:func:`fill_uniform_numba`; with ``wait=False``, None instead of compiling the kernel here
-    while it is not ready (:func:`~nalm.tasks.rng.backend.kernel_ready`): the caller draws with
-    torch meanwhile."""
     mod = _numba_module()
     if mod is None:
         raise RuntimeError("numba is not available")

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from .backend import resolve_backend
-from .fill_numba import _fill_numba, _kernel_ranges
+from .fill_numba import _kernel_ranges, fill_uniform_numba
 from .fill_torch import _TORCH_DTYPES, fill_uniform_torch, range_tensors
 from .hashing import MAX_HASHES_PER_STEP, STREAM_TRAIN, Precision, keys_to_torch, run_keys, step_bases_torch
 
@@ -90,7 +90,7 @@ def fill_uniform(
     lo, width, sub_start, sub_end = _check_shapes(rows, n, lo, width, len(keys), sub_start, sub_end)
     if resolve_backend(backend, dev) == "numba":
         wait = backend == "numba" or not _torch_can_serve(sub_start, sub_end)
-        result = _fill_numba(keys, step, rows, n, lo, width, sub_start, sub_end, precision=precision, wait=wait)
+        result = fill_uniform_numba(keys, step, rows, n, lo, width, sub_start, sub_end, precision=precision, wait=wait)
         if result is not None:
             return result
     bases_t = step_bases_torch(keys_to_torch(keys, dev), step)
@@ -169,7 +169,7 @@ class UniformStream:
         if isinstance(step, Tensor) and self.use_numba:
             raise ValueError("a tensor step needs the torch backend (the numba kernels take an int)")
         if self.use_numba:
-            result = _fill_numba(
+            result = fill_uniform_numba(
                 self.keys, step, rows, self.n, self.lo_np, self.width_np, self.sub_start, self.sub_end,
                 precision=self.precision, out=self._out, wait=not self._bridge,
             )
