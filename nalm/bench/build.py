@@ -55,11 +55,22 @@ def is_sequential_mnist(task: Task) -> bool:
 
 
 def model_spec(units: tuple[str, ...], task: Task, *, hidden: int = 2,
-               options: tuple[Mapping[str, Any], ...] = ()) -> ModelSpec:
+               options: tuple[Mapping[str, Any], ...] = (),
+               network: Mapping[str, Any] | None = None) -> ModelSpec:
     """The network of a cell: a chain of units, a recurrent network for sequences of vectors, or the
-    sequential MNIST network (CNN -> cell; network options in ``options[0]``)."""
+    sequential MNIST network (CNN -> cell; its settings in ``network``, see
+    :class:`~nalm.training.model.SequentialMnistSpec`)."""
     if is_sequential_mnist(task):
-        return SequentialMnistSpec(units, task.in_features, task.out_features, hidden=hidden, options=options)
+        network = dict(network or {})
+        unknown = sorted(set(network) - set(SequentialMnistSpec.NETWORK_FIELDS))
+        if unknown:
+            raise ConfigError(f"network: unknown setting {unknown[0]!r}; expected "
+                              f"{', '.join(SequentialMnistSpec.NETWORK_FIELDS)}")
+        return SequentialMnistSpec(units, task.in_features, task.out_features, hidden=hidden, options=options,
+                                   **network)
+    if network:
+        raise ConfigError(f"network: a setting of the sequential MNIST network only, not of task "
+                          f"{getattr(task, 'name', type(task).__name__)!r}")
     return ModelSpec(units, task.in_features, task.out_features, hidden=hidden, options=options,
                      recurrent=is_recurrent(task))
 
@@ -269,10 +280,12 @@ def task_from_config(config: Mapping[str, Any]) -> Task:
 
 
 def spec_from_config(config: Mapping[str, Any], task: Task) -> ModelSpec:
-    """The model of a stored cell (units, hidden size, options), for ``task``'s sizes."""
+    """The model of a stored cell (units, hidden size, options; the sequential MNIST network's
+    ``network``), for ``task``'s sizes."""
     try:
         units = tuple(config["units"])
         options = tuple(dict(o) for o in config.get("options") or ())
-        return model_spec(units, task, hidden=int(config.get("hidden", 2)), options=options)
+        return model_spec(units, task, hidden=int(config.get("hidden", 2)), options=options,
+                          network=config.get("network"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"stored config: cannot rebuild its model ({exc})") from None

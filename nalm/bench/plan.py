@@ -2,10 +2,11 @@
 
 A *cell* is one (block, model, operation[, range]) of a suite's grid under one profile. Its S seeds
 are trained in one batched ``train()`` call. Its *config* — plain JSON, hashed by the results store —
-holds everything that changes a result (suite, profile, model units and options, task fields and
-ranges, iterations, the recipe with its learning rate and schedules, threshold policy, dtype) and
-nothing that does not (the number of seeds, the device, the library version): so ``--seeds 20``
-after ``--seeds 10`` trains only seeds 10–19, and a rerun skips what is stored.
+holds everything that changes a result (suite, profile, model units and options, the sequential MNIST
+network's settings, task fields and ranges, iterations, the recipe with its learning rate and
+schedules, threshold policy, dtype) and nothing that does not (the number of seeds, the device, the
+library version): so ``--seeds 20`` after ``--seeds 10`` trains only seeds 10–19, and a rerun skips
+what is stored.
 
 :func:`plan_cells` works in named steps: the grid expanded into cell keys (:func:`_cell_keys`), the
 profile's overrides applied (:class:`_Overrides`, :func:`_settings`), task, model and recipe built
@@ -28,6 +29,7 @@ from nalm.policies import THRESHOLD_POLICIES
 from nalm.published import PublishedLookupError, published_entry
 from nalm.tasks import Task, check_task_dtype
 from nalm.training import ModelSpec, TrainRecipe
+from nalm.training.model import SequentialMnistSpec
 from nalm.training.runs import check_batch_fits
 
 from .build import build_recipe, build_task, model_spec, range_spec
@@ -192,7 +194,8 @@ def _build(
         raise suite_error(src, f"{where}", f"cell {key.id}: recipe: {exc}") from None
     try:
         spec = model_spec(tuple(model.units), task, hidden=model.hidden,
-                          options=tuple(dict(o) for o in model.options))
+                          options=tuple(dict(o) for o in model.options),
+                          network=model.network.model_dump() if model.network is not None else None)
         spec.parameter_values()  # the model's options, checked without allocating it
     except (TypeError, ValueError, ConfigError) as exc:
         raise suite_error(src, f"models.{key.model_key}", f"cannot build the model: {exc}") from None
@@ -261,7 +264,8 @@ def _published_ref(
 
 
 def _configs(
-    plan: _Plan, block: GridBlock, key: _CellKey, settings: _Settings, task: Task, recipe: TrainRecipe
+    plan: _Plan, block: GridBlock, key: _CellKey, settings: _Settings, task: Task, recipe: TrainRecipe,
+    spec: ModelSpec,
 ) -> dict[str, tuple[str, dict[str, Any]]]:
     """Step 5: the config the store hashes, one per threshold policy (the primary first)."""
     suite = plan.suite
@@ -277,6 +281,7 @@ def _configs(
         "units": list(model.units),
         "hidden": model.hidden,
         "options": [dict(o) for o in model.options] or [{} for _ in model.units],
+        **({"network": spec.network()} if isinstance(spec, SequentialMnistSpec) else {}),
         "task": task_json(block.task, task),
         "iterations": settings.iterations,
         "protocol_iterations": block.protocol_iterations or suite.protocol_iterations,
@@ -312,7 +317,7 @@ def _cell(plan: _Plan, block: GridBlock, where: str, key: _CellKey, overrides: _
         seeds=tuple(range(plan.suite.first_seed, plan.suite.first_seed + settings.seeds)),
         # (the recipe's updates: a suite may count its iterations in epochs, sequential MNIST)
         iterations=recipe.iterations, dtype=plan.suite.dtype,
-        configs=_configs(plan, block, key, settings, task, recipe),
+        configs=_configs(plan, block, key, settings, task, recipe, spec),
     )
 
 

@@ -62,6 +62,12 @@ Format (all keys are checked; unknown keys are errors)::
                                      # start -> end), "step_exponential" (start, end, factor = 10,
                                      # every = 10000: the NPU's β), "constant" (scale), "off"
                                      # (drop the recipe's)
+    network = { z_regularizer = true }
+                                     # optional, task sequential_mnist only: the network's settings
+                                     # (nalm.training.model.SequentialMnistSpec): accumulator =
+                                     # "trained" | "solved" (the reference: an exact NAU/NMU cell),
+                                     # initial_state = h0 (default 1 for products, else 0),
+                                     # z_regularizer = true (R_z, the regularizer "z")
 
     [ranges.small]                   # optional named ranges (beside the Primer's nine presets)
     interpolation = [1, 2]           # (lo, hi) or a union [[lo, hi], [lo, hi]]
@@ -242,6 +248,14 @@ class ProfileDef(_Frozen):
     overrides: tuple[ProfileOverride, ...] = ()
 
 
+class NetworkDef(_Frozen):
+    """The sequential MNIST network's settings (:class:`nalm.training.model.SequentialMnistSpec`)."""
+
+    accumulator: Literal["trained", "solved"] = "trained"
+    initial_state: Annotated[Number, Field(allow_inf_nan=False)] | None = None
+    z_regularizer: StrictBool = False
+
+
 class ModelDef(_Frozen):
     units: tuple[StrictStr, ...] = Field(min_length=1)
     hidden: PosInt = 2
@@ -251,6 +265,7 @@ class ModelDef(_Frozen):
     label: StrictStr | None = None
     published: StrictStr | None = None
     regularizers: dict[Slug, RegularizerDef] = Field(default_factory=dict)
+    network: NetworkDef | None = None  # task sequential_mnist only
 
     def display(self, key: str) -> str:
         return self.label or key
@@ -470,15 +485,11 @@ def _ops_for(kind: str) -> tuple[str, ...]:
 
 def _check_regularizers(src: str, name: str, m: ModelDef) -> None:
     """A model's regularizer schedules: names its units have, and well-formed schedules."""
-    from nalm.training.model import NETWORK_OPTIONS
-    from nalm.units.sequential_mnist import Z_FORMS
-
     known: set[str] = set()
+    if m.network is not None and m.network.z_regularizer:
+        known.add("z")  # R_z of the sequential MNIST network around its cell
     options = m.options or tuple({} for _ in m.units)
     for unit, opts in zip(m.units, options):
-        if len(m.units) == 1 and unit in Z_FORMS:
-            known.add("z")  # R_z of the sequential MNIST network around this cell
-        opts = {k: v for k, v in dict(opts).items() if k not in NETWORK_OPTIONS}
         try:
             # a unit names its regularizers whatever its sizes; 2 -> 1 builds every registered one
             known |= set(create(unit, 2, 1, **opts).regularizers())
@@ -487,8 +498,9 @@ def _check_regularizers(src: str, name: str, m: ModelDef) -> None:
     for reg, d in m.regularizers.items():
         field = f"models.{name}.regularizers.{reg}"
         if reg not in known:
+            hint = "; R_z of the sequential MNIST network: network = { z_regularizer = true }" if reg == "z" else ""
             raise suite_error(src, field, f"no unit of the model has a regularizer {reg!r} "
-                              f"(theirs: {', '.join(sorted(known)) or 'none'})")
+                              f"(theirs: {', '.join(sorted(known)) or 'none'}){hint}")
         if isinstance(d, LinearRampDef) and d.end <= d.start:
             raise suite_error(src, f"{field}.end", f"must be greater than start ({d.start}), got {d.end}")
         if isinstance(d, StepExponentialDef) and (d.start > d.end or d.factor <= 1):
@@ -599,6 +611,10 @@ def check_references(suite: Suite) -> None:
             for field in ("extrapolation_lengths", "digits"):
                 if getattr(b, field) is not None:
                     raise err(f"{where}.{field}", f"not a setting of task {b.task!r} (sequential_mnist only)")
+            for m in b.models:
+                if m in suite.models and suite.models[m].network is not None:
+                    raise err(f"models.{m}.network", f"a setting of the sequential MNIST network only; "
+                              f"block {b.name!r} (task {b.task!r}) uses this model")
         else:
             for field in ("ranges", "input_size", "subset_ratio", "overlap_ratio", "num_subsets"):
                 if getattr(b, field) not in (None, ()):

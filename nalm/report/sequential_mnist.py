@@ -6,7 +6,7 @@ Every run of the task stores its test MSE at each test length, at its selected s
 and block:
 
 * :func:`reference_thresholds` — per length, ``mean + qt(1 − α, df)·sd/√n`` over the runs of the
-  block's reference cell (the solved accumulator, ``options = [{ accumulator = "solved" }]``: only
+  block's reference cell (the solved accumulator, ``network = { accumulator = "solved" }``: only
   the CNN learns), α = 0.01 and df = 8 as both R scripts hard-code it (whatever the number of
   reference seeds; ``df=None`` takes n − 1) — as the R scripts read ``sequential_mnist_*_reference.csv``;
 * :func:`success_by_length` — a run succeeds at length L when its test MSE there is strictly below
@@ -108,8 +108,8 @@ class BlockTable:
 
 
 def _is_reference(config: Any) -> bool:
-    options = config.get("options") or [{}]
-    return isinstance(options[0], dict) and options[0].get("accumulator") == "solved"
+    network = config.get("network")  # the stored SequentialMnistSpec.network()
+    return isinstance(network, dict) and network.get("accumulator") == "solved"
 
 
 def _per_length(metrics: Any, seeds: Sequence[int], keep: set[int] | None) -> dict[int, list[float]]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -165,21 +166,18 @@ def arithmetic_layers(model: nn.Module) -> list[ArithmeticUnit]:
     return [m for m in model.modules() if isinstance(m, ArithmeticUnit)]
 
 
-#: Options of the first unit that configure the sequential MNIST network rather than its cell
-#: (:class:`SequentialMnistSpec`); a suite's model writes them beside the unit's own options.
-NETWORK_OPTIONS = ("accumulator", "initial_state", "z_regularizer")
-
-
 @dataclass(frozen=True)
 class SequentialMnistSpec(ModelSpec):
     """The sequential MNIST network (:class:`nalm.units.sequential_mnist.SequentialMnistNetwork`):
-    ``units = (cell,)``, ``in_features = 784`` (an image per step), ``out_features = 1``.
+    ``units = (cell,)``, ``in_features = 784`` (an image per step), ``out_features = 1``;
+    ``options = ({...},)`` are the cell's own keyword options.
 
-    Network options, in ``options[0]`` beside the cell's own (:data:`NETWORK_OPTIONS`):
+    The network's settings (:data:`NETWORK_FIELDS`; a suite's ``network = { ... }`` table):
     ``accumulator`` ``"trained"`` (default) or ``"solved"`` (the reference model: an exact NAU/NMU
-    cell, frozen; the cell must be ``"nau"`` or ``"nmu"``); ``initial_state`` (default 1 for
-    multiplicative cells, else 0, as the reference); ``z_regularizer`` (default False): measure R_z
-    for the recipe's ``"z"`` regularizer.
+    cell, frozen; the cell must be ``"nau"`` or ``"nmu"``); ``initial_state`` ``h_0`` (None: 1 for
+    multiplicative cells, else 0, as the reference — resolved when the spec is made, so equal
+    networks are equal specs); ``z_regularizer`` (default False): measure R_z for the recipe's
+    ``"z"`` regularizer.
 
     Each run is seeded as stable-nalu's script seeds it: ``manual_seed(seed)``, the CNN's layers are
     drawn when made, then the network's ``reset_parameters`` (CNN, cell) runs twice (the constructor's
@@ -188,10 +186,16 @@ class SequentialMnistSpec(ModelSpec):
     """
 
     recurrent: bool = True
+    accumulator: Literal["trained", "solved"] = "trained"
+    initial_state: float | None = None
+    z_regularizer: bool = False
+
+    #: The network's settings, beside the cell's ``options``.
+    NETWORK_FIELDS: ClassVar[tuple[str, ...]] = ("accumulator", "initial_state", "z_regularizer")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from nalm.units.sequential_mnist import Z_FORMS
+        from nalm.units.sequential_mnist import MULTIPLICATIVE_CELLS, Z_FORMS
 
         if self.options and not any(self.options):  # [{}] as a stored config writes it: no options
             object.__setattr__(self, "options", ())
@@ -201,45 +205,44 @@ class SequentialMnistSpec(ModelSpec):
         if (self.in_features, self.out_features) != (784, 1):
             raise ConfigError(f"in_features/out_features: an image (784) to one value per step, got "
                               f"{self.in_features} -> {self.out_features}")
-        net = self.network_options
-        unknown = set(net) - {"accumulator", "initial_state", "z_regularizer"}
-        if unknown:  # (cannot happen: network_options picks the known names)
-            raise ConfigError(f"options: unknown network options {sorted(unknown)}")
-        if net.get("accumulator", "trained") not in ("trained", "solved"):
-            raise ConfigError(f"accumulator: expected 'trained' or 'solved', got {net['accumulator']!r}")
-        if self.solved and self.units[0] not in ("nau", "nmu"):
-            raise ConfigError(f"accumulator: 'solved' is an exact NAU (sum) or NMU (product) cell, "
-                              f"not {self.units[0]!r}")
-        z = net.get("z_regularizer", False)
-        if not isinstance(z, bool):
-            raise ConfigError(f"z_regularizer: expected true or false, got {z!r}")
-        if z and self.units[0] not in Z_FORMS:
+        cell = self.units[0]
+        misplaced = [k for k in self.NETWORK_FIELDS if self.options and k in self.options[0]]
+        if misplaced:
+            raise ConfigError(f"options: {misplaced[0]!r} is a setting of the network, not an option of the cell "
+                              f"{cell!r}: network = {{ {misplaced[0]} = ... }} beside units")
+        if self.accumulator not in ("trained", "solved"):
+            raise ConfigError(f"accumulator: expected 'trained' or 'solved', got {self.accumulator!r}")
+        if self.solved and cell not in ("nau", "nmu"):
+            raise ConfigError(f"accumulator: 'solved' is an exact NAU (sum) or NMU (product) cell, not {cell!r}")
+        if not isinstance(self.z_regularizer, bool):
+            raise ConfigError(f"z_regularizer: expected true or false, got {self.z_regularizer!r}")
+        if self.z_regularizer and cell not in Z_FORMS:
             raise ConfigError(f"z_regularizer: the reference defines R_z for {', '.join(sorted(Z_FORMS))}, "
-                              f"not for {self.units[0]!r}")
-        state = net.get("initial_state")
-        if state is not None and (isinstance(state, bool) or not isinstance(state, (int, float))):
-            raise ConfigError(f"initial_state: expected a number, got {state!r}")
-
-    @property
-    def network_options(self) -> dict[str, Any]:
-        first = dict(self.options[0]) if self.options else {}
-        return {k: first[k] for k in NETWORK_OPTIONS if k in first}
-
-    @property
-    def unit_options(self) -> dict[str, Any]:
-        first = dict(self.options[0]) if self.options else {}
-        return {k: v for k, v in first.items() if k not in NETWORK_OPTIONS}
+                              f"not for {cell!r}")
+        state = self.initial_state
+        if state is None:
+            state = 1.0 if cell in MULTIPLICATIVE_CELLS else 0.0
+        elif isinstance(state, bool) or not isinstance(state, (int, float)) or not math.isfinite(state):
+            raise ConfigError(f"initial_state: expected a finite number, got {state!r}")
+        object.__setattr__(self, "initial_state", float(state))
 
     @property
     def solved(self) -> bool:
-        return self.network_options.get("accumulator", "trained") == "solved"
+        return self.accumulator == "solved"
+
+    def network(self) -> dict[str, Any]:
+        """The network's settings, resolved (``initial_state`` a number): what a stored config keeps
+        under ``"network"``, and what ``SequentialMnistSpec(..., **network)`` takes back."""
+        return {k: getattr(self, k) for k in self.NETWORK_FIELDS}
 
     @property
-    def initial_state(self) -> float:
-        from nalm.units.sequential_mnist import MULTIPLICATIVE_CELLS
+    def _cell_options(self) -> dict[str, Any]:
+        return dict(self.options[0]) if self.options else {}
 
-        state = self.network_options.get("initial_state")
-        return float(state) if state is not None else (1.0 if self.units[0] in MULTIPLICATIVE_CELLS else 0.0)
+    @property
+    def _h0(self) -> float:
+        assert self.initial_state is not None  # resolved in __post_init__
+        return self.initial_state
 
     @property
     def sizes(self) -> list[int]:
@@ -260,7 +263,7 @@ class SequentialMnistSpec(ModelSpec):
             torch.default_generator.manual_seed(seed)
             cnn = MnistCNN(784, 1, dtype=dtype)  # RegressionMnistNetwork's layers draw when made
             with torch.random.fork_rng(devices=[]):
-                unit = create(self.units[0], 2, 1, dtype=dtype, **self.unit_options)
+                unit = create(self.units[0], 2, 1, dtype=dtype, **self._cell_options)
             if self.solved:
                 solved_accumulator_(unit)  # the reference makes no cell: nothing drawn for it
                 cnn.reset_parameters()
@@ -270,8 +273,8 @@ class SequentialMnistSpec(ModelSpec):
                     cnn.reset_parameters()
                     unit.reset_parameters()  # type: ignore[operator]
         network = SequentialMnistNetwork(
-            cnn, RecurrentCell(unit), unit_name=self.units[0], initial_state=self.initial_state,
-            z_regularizer=bool(self.network_options.get("z_regularizer", False)),
+            cnn, RecurrentCell(unit), unit_name=self.units[0], initial_state=self._h0,
+            z_regularizer=self.z_regularizer,
         )
         return network.to(device)
 
@@ -280,10 +283,10 @@ class SequentialMnistSpec(ModelSpec):
 
         with torch.device("meta"):
             cnn = MnistCNN(784, 1)
-            unit = create(self.units[0], 2, 1, **self.unit_options)
+            unit = create(self.units[0], 2, 1, **self._cell_options)
         return 1 + sum(t.numel() for m in (cnn, unit) for t in (*m.parameters(), *m.buffers()))
 
     def describe(self) -> str:
         cell = "solved (exact) " + self.units[0] if self.solved else self.units[0]
-        extra = ", R_z" if self.network_options.get("z_regularizer") else ""
-        return f"MNIST CNN(784→1) per image → recurrent {cell}(1+1→1) over time, h0 = {self.initial_state:g}{extra}"
+        extra = ", R_z" if self.z_regularizer else ""
+        return f"MNIST CNN(784→1) per image → recurrent {cell}(1+1→1) over time, h0 = {self._h0:g}{extra}"

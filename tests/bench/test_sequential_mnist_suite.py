@@ -66,13 +66,13 @@ def test_full_profile_is_the_scripts_protocol(plans) -> None:
         regs = c.recipe.regularizers
         if c.spec.units[0] in ("nau", "nmu", "nac_mul_nmu") and not c.spec.solved:
             assert regs["sparsity"] == LinearRamp(10.0, 10_000, 100_000)
-        z = c.spec.network_options.get("z_regularizer", False)
-        assert (regs.get("z") == Constant(1.0)) == z
+        assert (regs.get("z") == Constant(1.0)) == c.spec.z_regularizer
     by_key = {c.model_key: c.spec for c in full}
     assert by_key["reference"].solved and by_key["reference"].units == ("nmu",)
     assert by_key["reference_sum"].solved and by_key["reference_sum"].units == ("nau",)
-    assert {k for k, s in by_key.items() if s.network_options.get("z_regularizer")} == {
-        "NMU", "NACmul.NMU", "NAU", "NAC+"}
+    assert {k for k, s in by_key.items() if s.z_regularizer} == {"NMU", "NACmul.NMU", "NAU", "NAC+"}
+    assert {k for k, s in by_key.items() if s.solved} == {"reference", "reference_sum"}
+    assert all(s.options == () for s in by_key.values())  # the cells' own options: none
 
 
 def test_quick_profile_is_cut_in_epochs_seeds_and_models_only(plans) -> None:
@@ -93,6 +93,115 @@ def test_a_stored_cell_rebuilds_its_task_and_network(plans) -> None:
         task = task_from_config(config)
         assert task == cell.task
         assert spec_from_config(config, task) == cell.spec
+        # the network's settings are the config's (resolved), beside the cell's empty options
+        assert config["network"] == cell.spec.network() and config["options"] == [{}]
+    by_key = {c.model_key: c.configs["reference_runs"][1] for c in plans["quick"]}
+    assert by_key["reference"]["network"] == {"accumulator": "solved", "initial_state": 1.0, "z_regularizer": False}
+    assert by_key["NMU"]["network"] == {"accumulator": "trained", "initial_state": 1.0, "z_regularizer": True}
+    assert by_key["NAU"]["network"]["initial_state"] == 0.0
+
+
+def test_cells_that_differ_only_in_their_network_have_different_configs() -> None:
+    text = _BASE + """
+[models.a]
+units = ["nmu"]
+[models.b]
+units = ["nmu"]
+network = { initial_state = 2 }
+[models.c]
+units = ["nmu"]
+network = { initial_state = 1.0 }
+[[grid]]
+name = "b"
+task = "sequential_mnist"
+models = ["a", "b", "c"]
+ops = ["prod"]
+"""
+    from nalm.store import config_hash
+
+    cells = plan_cells(parse_suite(text, "s.toml"), "quick")
+    # each config without the names of its model: what is left is the network, and what it is trained on
+    a, b, c = ({k: v for k, v in cell.configs["reference_runs"][1].items() if k not in ("cell", "model", "model_key")}
+               for cell in cells)
+    assert (a["network"]["initial_state"], b["network"]["initial_state"]) == (1.0, 2.0)
+    assert config_hash(a) != config_hash(b)
+    assert config_hash(a) == config_hash(c)  # the default h0 written out: the same network, the same config
+    assert cells[1].spec == SequentialMnistSpec(("nmu",), 784, 1, initial_state=2.0)
+
+
+def test_network_settings_in_the_wrong_place_are_one_line_suite_errors() -> None:
+    static = """
+name = "s"
+protocol_iterations = 10
+threshold_policy = "fixed_1e-5"
+[recipe]
+kind = "plain"
+lr = 0.001
+[profiles.quick]
+seeds = 1
+[models.NAU]
+units = ["nau"]
+network = { z_regularizer = true }
+[[grid]]
+name = "m"
+task = "static"
+models = ["NAU"]
+ops = ["add"]
+"""
+    cases = [
+        (static, ("s.toml: models.NAU.network: a setting of the sequential MNIST network only; "
+                  "block 'm' (task 'static') uses this model")),
+        (_BASE + _model('network = { accumlator = "solved" }'),
+         "s.toml: models.NAU.network.accumlator: unknown key"),
+        (_BASE + _model('network = { accumulator = "exact" }'), "s.toml: models.NAU.network.accumulator: "),
+        (_BASE + _model('network = { z_regularizer = "yes" }'), "s.toml: models.NAU.network.z_regularizer: "),
+        (_BASE + _model('regularizers = { z = { kind = "constant", scale = 1 } }'),
+         ("s.toml: models.NAU.regularizers.z: no unit of the model has a regularizer 'z' (theirs: sparsity); "
+          "R_z of the sequential MNIST network: network = { z_regularizer = true }")),
+    ]
+    for text, message in cases:
+        with pytest.raises(ConfigError) as info:
+            parse_suite(text, "s.toml")
+        assert str(info.value).startswith(message) and "\n" not in str(info.value), str(info.value)
+    # the old spelling, among the cell's options: not the cell's, and the error says where it goes
+    for old in ('options = [{ accumulator = "solved" }]', "options = [{ z_regularizer = true }]"):
+        suite = parse_suite(_BASE + _model(old), "s.toml")
+        with pytest.raises(ConfigError) as info:
+            plan_cells(suite, "quick")
+        name = old.split("{ ")[1].split(" =")[0]
+        assert str(info.value) == (f"s.toml: models.NAU: cannot build the model: options: {name!r} is a setting "
+                                   f"of the network, not an option of the cell 'nau': network = {{ {name} = ... }} "
+                                   "beside units")
+    # the spec checks what the schema cannot: a solved accumulator is an exact NAU or NMU
+    suite = parse_suite((_BASE + _model('network = { accumulator = "solved" }')).replace('"nau"', '"nac"'), "s.toml")
+    with pytest.raises(ConfigError, match="models.NAU: cannot build the model: accumulator: 'solved' is an exact"):
+        plan_cells(suite, "quick")
+
+
+_BASE = """
+name = "s"
+protocol_iterations = 10
+threshold_policy = "reference_runs"
+[recipe]
+kind = "plain"
+optimizer = "adam"
+lr = 0.001
+[profiles.quick]
+seeds = 1
+"""
+
+
+def _model(line: str) -> str:
+    return f"""
+[models.NAU]
+units = ["nau"]
+{line}
+[[grid]]
+name = "b"
+task = "sequential_mnist"
+models = ["NAU"]
+ops = ["sum"]
+"""
 
 
 def test_without_mnist_the_suite_stops_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,12 +258,12 @@ seeds = 2
 
 [models.NMU]
 units = ["nmu"]
-options = [{ z_regularizer = true }]
+network = { z_regularizer = true }
 regularizers = { z = { kind = "constant", scale = 1 } }
 
 [models.reference]
 units = ["nmu"]
-options = [{ accumulator = "solved" }]
+network = { accumulator = "solved" }
 
 [[grid]]
 name = "prod"

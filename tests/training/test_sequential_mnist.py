@@ -25,7 +25,7 @@ from nalm.units.nac import nac_weight
 
 
 def _spec(unit: str, **network: object) -> SequentialMnistSpec:
-    return SequentialMnistSpec((unit,), 784, 1, options=(network,))
+    return SequentialMnistSpec((unit,), 784, 1, **network)  # type: ignore[arg-type]
 
 
 def _prod_task(**kw: object) -> SequentialMnistTask:
@@ -99,6 +99,28 @@ def test_the_initial_state_is_a_fixed_buffer_chosen_as_the_reference_does() -> N
     assert "initial_state" in dict(net.named_buffers())
     assert "initial_state" not in dict(net.named_parameters())
     assert float(_spec("nau", initial_state=2.5).build(0).initial_state) == 2.5
+
+
+def test_the_network_settings_are_fields_of_the_spec_not_options_of_the_cell() -> None:
+    spec = _spec("nmu", z_regularizer=True)
+    assert spec.options == () and spec.network() == {
+        "accumulator": "trained", "initial_state": 1.0, "z_regularizer": True}
+    # the default h0 is resolved when the spec is made: the same network is the same spec
+    assert _spec("nmu") == _spec("nmu", initial_state=1) and _spec("nau") != _spec("nau", initial_state=1)
+    assert SequentialMnistSpec(("nau",), 784, 1, **_spec("nau", accumulator="solved").network()).solved
+    for bad, needle in [
+        ({"accumulator": "exact"}, "accumulator: expected 'trained' or 'solved', got 'exact'"),
+        ({"z_regularizer": 1}, "z_regularizer: expected true or false, got 1"),
+        ({"initial_state": "1"}, "initial_state: expected a finite number, got '1'"),
+        ({"initial_state": math.inf}, "initial_state: expected a finite number"),
+    ]:
+        with pytest.raises(ConfigError, match=needle):
+            _spec("nau", **bad)
+    for name, value in (("accumulator", "solved"), ("z_regularizer", True), ("initial_state", 1.0)):
+        with pytest.raises(ConfigError) as info:
+            SequentialMnistSpec(("nmu",), 784, 1, options=({name: value},))
+        assert str(info.value) == (f"options: {name!r} is a setting of the network, not an option of the cell "
+                                   f"'nmu': network = {{ {name} = ... }} beside units")
 
 
 def test_a_run_is_seeded_as_the_reference_script_seeds_it() -> None:
