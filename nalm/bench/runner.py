@@ -21,8 +21,12 @@ Guarantees (with :class:`nalm.store.ResultsStore`):
   dtype and iterations (e.g. one model on + and −, or on several ranges) are trained together by
   :func:`nalm.training.train_groups`, up to ``group_runs`` runs per batch, and still written cell by
   cell. Fewer, larger batches pay where per-step overhead dominates (a GPU; a few seeds per cell).
-  Off by default here (the CLI turns it on for CUDA): a run's values then agree with its cell trained
-  alone only to rounding.
+  A run's last bits depend on which runs share its batch, so the batches are *canonical*: formed
+  over the whole plan (``plan``: the profile's cells before any ``--only`` filter), every cell with
+  all its seeds. A selection or a resume trains each needed batch whole — cells outside the
+  selection, or already stored, train beside it and are not written — so every command stores, for
+  a cell, the bits the whole suite stores. Off by default here (None: every cell alone, its missing
+  seeds only); the CLI turns it on (:mod:`nalm.cli.bench`).
 * **Parameters and formulas are stored with the runs.** Each run's parameters at its selected step and
   at the end (:class:`~nalm.results.RunParameters`, from the trainer) and what the formula read-out
   (:func:`nalm.formula.explain_output`) says of the selected ones (:class:`~nalm.results.RunFormula`:
@@ -257,11 +261,14 @@ def run_cells(
     group_runs: int | None = None,
     cuda_graph: bool = False,
     executor: Any = None,
+    plan: Sequence[Cell] | None = None,
 ) -> BenchResult:
     """Train every cell's missing seeds and store them; see the module docstring.
 
     ``group_runs``: train compatible cells together, up to this many runs per batch (a cell larger
-    than that still trains whole); None trains every cell on its own.
+    than that still trains whole); None (or 1) trains every cell on its own. ``plan``: the cells the
+    batches are formed over (default ``cells``); ``cells`` picks which of them are written. Give the
+    unfiltered plan when ``cells`` is a selection, so the selection's runs equal the whole suite's.
 
     ``device`` and ``compile`` (``train(..., compile=True)``) change how runs execute, not what
     they compute (results agree to rounding), so neither is part of a run's identity: a run stored
@@ -296,21 +303,25 @@ def run_cells(
     mode = progress_mode(progress)
     with ResultsStore(db) as store:
         todo = [(c, remaining_seeds(store, c)) for c in cells]
-        total = sum(len(m) * c.iterations for c, m in todo)
-        lines = _ProgressLines(todo, total) if mode == "lines" else None
+        batches = _canonical_batches(todo, group_runs, plan)
+        total = sum(len(seeds) * c.iterations for batch in batches for c, seeds, _ in batch)
+        beside = sum(1 for batch in batches for _, _, write in batch if not write)
+        lines = _ProgressLines(todo, total, beside) if mode == "lines" else None
         with tqdm(total=total, unit="seed-it", unit_scale=True, dynamic_ncols=True, smoothing=0.05,
                   disable=mode != "bar", file=sys.stderr, desc="bench") as bar:
             say = echo or (lambda s: bar.write(s, file=sys.stdout))
             outcomes.extend(CellOutcome(c, "skipped") for c, missing in todo if not missing)
-            units = [make_unit(batch, threshold)
-                     for batch in _batches([(c, m) for c, m in todo if m], group_runs)]
+            units = [make_unit(batch, threshold) for batch in batches]
             run_units = executor or LocalExecutor()
             for unit, result in run_units.run(units, device, bar, compile=compile, cuda_graph=cuda_graph):
-                for outcome in write_unit(store, unit, result):
+                written = write_unit(store, unit, result)
+                # (the work of cells trained only beside the written ones counts with the first)
+                beside_work = unit.work - sum(len(o.seeds_trained) * o.cell.iterations for o in written)
+                for index, outcome in enumerate(written):
                     outcomes.append(outcome)
                     say(_outcome_line(outcome))
                     if lines is not None:
-                        lines.finished(outcome)
+                        lines.finished(outcome, beside_work if index == 0 else 0)
     return BenchResult(db, outcomes, time.perf_counter() - start, tuple(suites))
 
 
@@ -364,22 +375,26 @@ class _ProgressLines:
     """Progress for logs: a line when the work starts and one per finished cell, each a whole line
     on stderr (no carriage returns, nothing redrawn)."""
 
-    def __init__(self, todo: Sequence[tuple[Cell, tuple[int, ...]]], total: int) -> None:
+    def __init__(self, todo: Sequence[tuple[Cell, tuple[int, ...]]], total: int, beside: int = 0) -> None:
         self.cells = sum(1 for _, m in todo if m)
         self.total = total
         self.done_cells = 0
         self.done_work = 0
         self.start = time.perf_counter()
         skipped = len(todo) - self.cells
+        notes = [f"{skipped} cells already stored"] if skipped else []
+        if beside:
+            notes.append(f"{beside} more cells train beside them, unwritten: a batch trains whole, so "
+                         "their runs equal the whole suite's bit for bit")
         self._print(f"bench: {self.cells} cells to train, {total:,} seed-iterations"
-                    + (f" ({skipped} cells already stored)" if skipped else ""))
+                    + (f" ({'; '.join(notes)})" if notes else ""))
 
     def _print(self, line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    def finished(self, o: CellOutcome) -> None:
+    def finished(self, o: CellOutcome, beside_work: int = 0) -> None:
         self.done_cells += 1
-        self.done_work += len(o.seeds_trained) * o.cell.iterations
+        self.done_work += len(o.seeds_trained) * o.cell.iterations + beside_work
         n = len(o.seeds_trained)
         if o.status == "failed":
             what = f"FAILED, {n} runs recorded as failed"
@@ -419,15 +434,43 @@ def _batches(
     return batches
 
 
+def _canonical_batches(
+    todo: Sequence[tuple[Cell, tuple[int, ...]]], group_runs: int | None, plan: Sequence[Cell] | None
+) -> list[list[tuple[Cell, tuple[int, ...], tuple[int, ...]]]]:
+    """The batches to train: per cell ``(cell, seeds to train, seeds to write)``.
+
+    Without grouping, each cell with missing seeds trains them alone. With it, :func:`_batches` runs
+    over the whole ``plan`` (every cell with all its seeds; requested cells the plan lacks are
+    grouped after it), and every batch holding a requested cell with missing seeds trains whole:
+    the batch, and so each run's bits, never depend on what is selected or already stored.
+    """
+    if group_runs is None or group_runs <= 1:
+        return [[(c, m, m)] for c, m in todo if m]
+    missing = {c.id: (c, m) for c, m in todo if m}
+    members = list(plan) if plan is not None else [c for c, _ in todo]
+    known = {c.id for c in members}
+    members += [c for c, _ in todo if c.id not in known]
+    out = []
+    for batch in _batches([(c, c.seeds) for c in members], group_runs):
+        if any(c.id in missing for c, _ in batch):
+            out.append([
+                (missing[c.id][0], c.seeds, missing[c.id][1]) if c.id in missing else (c, c.seeds, ())
+                for c, _ in batch
+            ])
+    return out
+
+
 @dataclass(frozen=True)
 class WorkUnit:
-    """One training batch: cells of one shape with their missing seeds, and the threshold of each of
+    """One training batch: cells of one shape with the seeds to train, and the threshold of each of
     their policies (computed by the driver, so a worker never simulates one). Picklable: an executor
-    may train it in another process or on another machine."""
+    may train it in another process or on another machine. ``writes``: per cell, the seeds to store
+    (None: all it trains; empty: a cell trained beside the others only for their bits)."""
 
     cells: tuple[tuple[Cell, tuple[int, ...]], ...]
     thresholds: dict[str, dict[str, float]]  # cell id -> policy -> threshold
     error: str | None = None  # a threshold could not be computed: the unit is recorded as failed
+    writes: tuple[tuple[int, ...], ...] | None = None
 
     @property
     def runs(self) -> int:
@@ -441,6 +484,10 @@ class WorkUnit:
     def label(self) -> str:
         return " + ".join(c.id for c, _ in self.cells)
 
+    @property
+    def seeds_to_write(self) -> tuple[tuple[int, ...], ...]:
+        return self.writes if self.writes is not None else tuple(seeds for _, seeds in self.cells)
+
 
 @dataclass
 class UnitResult:
@@ -452,17 +499,23 @@ class UnitResult:
     error: str | None = None
 
 
-def make_unit(batch: Sequence[tuple[Cell, tuple[int, ...]]], threshold: Callable[[Task, str], float]) -> WorkUnit:
-    """A batch with its thresholds; a threshold that fails makes a unit that is recorded as failed."""
-    thresholds: dict[str, dict[str, float]] = {c.id: {} for c, _ in batch}
+def make_unit(
+    batch: Sequence[tuple[Cell, tuple[int, ...], tuple[int, ...]]], threshold: Callable[[Task, str], float]
+) -> WorkUnit:
+    """A batch ``(cell, seeds to train, seeds to write)`` with its thresholds; a threshold that fails
+    makes a unit that is recorded as failed."""
+    thresholds: dict[str, dict[str, float]] = {c.id: {} for c, _, _ in batch}
     error = None
     try:
-        for cell, _ in batch:
+        for cell, _, _ in batch:
             for p in cell.policies:
                 thresholds[cell.id][p] = threshold(cell.task, p)
     except Exception as exc:  # noqa: BLE001 — one batch's failure must not stop the suite
         error = _error_line(exc)
-    return WorkUnit(tuple(batch), thresholds, error)
+    return WorkUnit(
+        tuple((c, seeds) for c, seeds, _ in batch), thresholds, error,
+        writes=tuple(write for _, _, write in batch),
+    )
 
 
 def _error_line(exc: BaseException) -> str:
@@ -489,10 +542,12 @@ def train_unit(
             progress=None if progress is None else (lambda n: progress(n * total_runs)),
             compile=compile, cuda_graph=graph,
         )
+        writes = unit.seeds_to_write
         results = [
             with_metrics(with_formulas(out, cell.task), out, cell.spec, cell.task, device=device,
                          dtype=getattr(torch, cell.dtype))
-            for out, (cell, _) in zip(outs, unit.cells)
+            if write else out.runs  # (a cell trained only beside the others: nothing is read from it)
+            for out, (cell, _), write in zip(outs, unit.cells, writes)
         ]
         return UnitResult(results, outs[0].wall_time_s, outs[0].seed_iterations_per_second)
     except Exception as exc:  # noqa: BLE001 — one batch's failure must not stop the suite
@@ -503,15 +558,25 @@ def write_unit(store: ResultsStore, unit: WorkUnit, result: UnitResult) -> list[
     """Write a trained unit, cell by cell, in one transaction: a kill never leaves part of it stored
     (the rest would be retrained in another batch, equal only to rounding)."""
     results = result.results
-    work = [0] * len(unit.cells) if results is None else [sum(r.iterations for r in runs) for runs in results]
+    writes = unit.seeds_to_write
+    if results is not None:  # each cell's runs to store, in the order of its trained seeds
+        results = [[r for r in runs if r.seed in set(w)] for runs, w in zip(results, writes)]
+    work = (
+        [len(w) * c.iterations for (c, _), w in zip(unit.cells, writes)] if results is None
+        else [sum(r.iterations for r in runs) for runs in results]
+    )
     total_work = sum(work)
+    written = sum(len(w) for w in writes)
     outcomes = []
     with store.atomic():
-        for index, (cell, missing) in enumerate(unit.cells):
-            # The unit's wall time is shared out by work, so per-cell times add up to the unit's.
-            share = work[index] / total_work if total_work else len(missing) / unit.runs
+        for index, (cell, _) in enumerate(unit.cells):
+            if not writes[index]:
+                continue  # trained beside the others for their bits; not asked for, or stored
+            # The unit's wall time is shared out by work among the cells written, so their times
+            # add up to the unit's.
+            share = work[index] / total_work if total_work else len(writes[index]) / written
             outcomes.append(_write_cell(
-                store, cell, missing, None if results is None else results[index],
+                store, cell, writes[index], None if results is None else results[index],
                 unit.thresholds[cell.id], result.wall_time_s * share, work[index],
                 result.seed_iterations_per_second, result.error,
             ))

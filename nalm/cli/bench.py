@@ -17,12 +17,18 @@ from .options import BACKEND, check_device, chosen_backend
 #: sooner (measured on an H100: 5.1x on madsen2020's NMU/NAU cells, 12.5x on primer2022's NAU/NAC+).
 CUDA_GROUP_RUNS = 1000
 
+#: The same on the CPU, where a step's cost grows with the runs in it and the seed-iterations per
+#: second peak near 100 runs (docs/performance.md): cells of a few seeds share a batch (madsen2020
+#: quick 1.3x, primer2022 quick 4x faster than cell by cell), a cell of 100 seeds trains alone.
+CPU_GROUP_RUNS = 100
+
 
 def resolve_group_runs(group_runs: int | None, device: str) -> int | None:
-    """``--group-runs`` as given, else :data:`CUDA_GROUP_RUNS` on CUDA and off (None) on the CPU."""
-    if group_runs is not None:
-        return group_runs
-    return CUDA_GROUP_RUNS if device == "cuda" else None
+    """``--group-runs`` as given, else :data:`CUDA_GROUP_RUNS` on CUDA and :data:`CPU_GROUP_RUNS` on
+    the CPU; 1 (every cell on its own) is None."""
+    if group_runs is None:
+        group_runs = CUDA_GROUP_RUNS if device == "cuda" else CPU_GROUP_RUNS
+    return None if group_runs <= 1 else group_runs
 
 
 @click.command("bench")
@@ -52,11 +58,11 @@ def resolve_group_runs(group_runs: int | None, device: str) -> int | None:
 @click.option("--cuda-graph", "cuda_graph", is_flag=True, help="Alias of --backend cuda_graph.")
 @click.option("--group-runs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Train cells of one shape (same network, recipe, dtype, iterations; e.g. one "
-              "model on several ops or ranges) together, up to N runs per batch. Use it where "
-              "per-step overhead dominates (a GPU; few seeds per cell); values then agree with "
-              "cell-by-cell training to rounding. Default: 1000 with --device cuda; on the CPU every "
-              "cell trains on its own (the documented CPU tables reproduce bit for bit). "
-              "--group-runs 1: every cell on its own.")
+              "model on several ops or ranges) together, up to N runs per batch. Default: 100 on "
+              "the CPU, 1000 with --device cuda. A run's last bits depend on its batch, so batches "
+              "are formed over the whole profile: with --only (or a resume) a needed batch trains "
+              "whole, its other cells unwritten, and every command stores the same bits for a cell. "
+              "--group-runs 1: every cell on its own (its missing seeds only).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where units (cells, or grouped batches) train: this process, or a Ray cluster "
               "(pip install 'nalm[ray]'); either way this process alone writes the database.")
@@ -102,10 +108,9 @@ def bench(
     Examples: --only 'model=NMU|NAU,op=mul'   --only 'main/NAU/*'   --only range=neg2_2
 
     \b
-    Every cell's seeds train as one batched program (with --group-runs, the default on CUDA,
-    several cells' seeds);
-    each finished cell is written in one transaction, so a killed run loses at most the cells in
-    flight and a rerun resumes.
+    Every cell's seeds train as one batched program, with those of other cells of its shape
+    (--group-runs); each finished batch is written in one transaction, so a killed run loses at most
+    the batch in flight and a rerun resumes.
     """
     from nalm.bench.plan import plan_cells, total_work
     from nalm.bench.runner import check_db_path, run_cells
@@ -137,12 +142,13 @@ def bench(
             address=address, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task
         )
     grouped = resolve_group_runs(group_runs, device)
-    if grouped is not None and group_runs is None:
-        click.echo(f"grouping cells of one shape, up to {grouped} runs per batch (the default on "
-                   "CUDA; --group-runs 1 trains cell by cell)", err=True)
+    # Batches are formed over the profile's whole plan, so a selection trains what the suite does.
+    plan = cells if grouped is None or only is None else plan_cells(
+        loaded, profile, seeds=seeds, threshold_policy=threshold_policy, device=device
+    )
     result = run_cells(
         cells, db, device=device, progress=progress, compile=backend == "compile", group_runs=grouped,
-        cuda_graph=backend == "cuda_graph", executor=runner_executor,
+        cuda_graph=backend == "cuda_graph", executor=runner_executor, plan=plan,
     )
 
     rate = result.seed_iterations_per_second

@@ -13,6 +13,7 @@ from nalm.bench.plan import plan_cells
 from nalm.bench.runner import _batches, run_cells
 from nalm.bench.schema import load_suite
 from nalm.store import ResultsStore
+from nalm.store.records import config_hash
 
 
 def _cells(suite_path: Path):
@@ -74,10 +75,53 @@ def test_a_failing_batch_fails_each_of_its_cells(tmp_path: Path, monkeypatch) ->
         assert statuses == ["failed"] * 12
 
 
-def test_cli_groups_by_default_on_cuda_only() -> None:
-    from nalm.cli.bench import CUDA_GROUP_RUNS, resolve_group_runs
+def test_the_cli_groups_by_default_and_1_means_cell_by_cell() -> None:
+    from nalm.cli.bench import CPU_GROUP_RUNS, CUDA_GROUP_RUNS, resolve_group_runs
 
-    assert resolve_group_runs(None, "cpu") is None  # CPU tables reproduce bit for bit
+    assert resolve_group_runs(None, "cpu") == CPU_GROUP_RUNS == 100
     assert resolve_group_runs(None, "cuda") == CUDA_GROUP_RUNS == 1000
-    assert resolve_group_runs(1, "cuda") == 1  # --group-runs 1: every cell on its own
+    assert resolve_group_runs(1, "cuda") is None  # --group-runs 1: every cell on its own
     assert resolve_group_runs(50, "cpu") == 50
+
+
+def _stored(db: Path, cells=None) -> dict:
+    """The stored rows, of ``cells`` only when given."""
+    rows = stored_rows(db)
+    if cells is None:
+        return rows
+    hashes = {config_hash(config) for c in cells for _, config in c.configs.values()}
+    return {k: v for k, v in rows.items() if k[0] in hashes}
+
+
+def test_a_selection_or_a_resume_stores_the_bits_the_whole_suite_stores(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path)
+    plan = _cells(suite)
+    whole, part = tmp_path / "whole.db", tmp_path / "part.db"
+    run_cells(plan, whole, progress=False, echo=lambda _: None, group_runs=100)
+
+    selected = plan_cells(load_suite(str(suite)), "quick", only="model=NAU,op=add")
+    ids = {c.id for c in selected}
+    hashes = {config_hash(config) for c in selected for _, config in c.configs.values()}
+    assert len(ids) == 2  # NAU on + over two ranges; its batch also holds NAU on -
+    first = run_cells(selected, part, progress=False, echo=lambda _: None, group_runs=100, plan=plan)
+    assert {o.cell.id for o in first.outcomes} == ids  # the batch-mates trained, not written
+    stored = _stored(part)
+    assert {k[0] for k in stored} == hashes and len(stored) == 2 * 3 * 2  # cells x seeds x policies
+    assert stored == _stored(whole, selected)  # bit for bit: errors, curves, thresholds
+
+    # The rest of the suite: NAU on - trains beside the stored NAU on +, which is not rewritten.
+    rest = run_cells(plan, part, progress=False, echo=lambda _: None, group_runs=100)
+    assert rest.count("skipped") == 2 and rest.count("run") == 6
+    assert _stored(part) == _stored(whole)
+
+    # Without the plan the selection is its own batch: the same successes (last bits may differ).
+    alone = tmp_path / "alone.db"
+    run_cells(selected, alone, progress=False, echo=lambda _: None, group_runs=100)
+    assert {k: v[:4] for k, v in _stored(alone).items()} == {k: v[:4] for k, v in stored.items()}
+
+
+def test_group_runs_1_trains_cell_by_cell(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path)
+    _run(suite, tmp_path / "none.db", None)
+    _run(suite, tmp_path / "one.db", 1)
+    assert _stored(tmp_path / "none.db") == _stored(tmp_path / "one.db")
