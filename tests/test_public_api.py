@@ -31,6 +31,13 @@ def test_creating_a_unit_loads_torch_but_not_the_benchmark_stack() -> None:
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
+def test_the_data_kernels_can_be_prepared_before_torch_is_imported() -> None:
+    # `nalm train` starts a missing kernel's background compile before importing torch (cold start).
+    loaded = _loaded_after("from nalm.tasks.rng.backend import prepare_kernel\nprepare_kernel('float32')")
+    assert "torch" not in loaded
+    assert "numba" in loaded
+
+
 def test_the_training_api_loads_no_benchmark_stack() -> None:
     loaded = _loaded_after(
         "import nalm\n"

@@ -276,10 +276,11 @@ def train(
     backend = chosen_backend(backend, compile_step, cuda_graph, device)
     check_device(device)
     if device == "cpu":
-        from nalm.tasks.rng import prepare_kernel
+        from nalm.tasks.rng.backend import prepare_kernel  # (torch-free)
 
         # First run after an install: the data kernel compiles in the background from here on,
-        # overlapping the start-up below (docs/performance.md, "First call after an install").
+        # overlapping the start-up below, torch's import included (docs/performance.md, "First call
+        # after an install").
         prepare_kernel(dtype, union=len(interp) > 1)
     import torch
 

@@ -18,49 +18,61 @@ kernels in ``_kernels``, which loads numba, imported on first use), :mod:`~nalm.
 
 from __future__ import annotations
 
-from .backend import BACKENDS, numba_available, prepare_kernel, resolve_backend
-from .fill_numba import PARALLEL_MIN_VALUES, fill_uniform_numba
-from .fill_torch import fill_uniform_torch, range_tensors
-from .hashing import (
-    GAMMA,
-    MASK64,
-    MAX_HASHES_PER_STEP,
-    MIX1,
-    MIX2,
-    STREAM_THRESHOLD,
-    STREAM_TRAIN,
-    Precision,
-    keys_to_torch,
-    mix64_torch,
-    run_keys,
-    step_bases,
-    step_bases_torch,
-)
-from .stream import UniformStream, fill_uniform, stream_precision
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "BACKENDS",
-    "GAMMA",
-    "MASK64",
-    "MAX_HASHES_PER_STEP",
-    "MIX1",
-    "MIX2",
-    "PARALLEL_MIN_VALUES",
-    "Precision",
-    "STREAM_THRESHOLD",
-    "STREAM_TRAIN",
-    "UniformStream",
-    "fill_uniform",
-    "fill_uniform_numba",
-    "fill_uniform_torch",
-    "keys_to_torch",
-    "mix64_torch",
-    "numba_available",
-    "prepare_kernel",
-    "range_tensors",
-    "resolve_backend",
-    "run_keys",
-    "step_bases",
-    "step_bases_torch",
-    "stream_precision",
-]
+# Exported lazily (PEP 562), as nalm.tasks: `nalm.tasks.rng.backend` (and with it prepare_kernel)
+# loads without torch, so `nalm train` can start a kernel's background compile before it imports torch.
+_LAZY_EXPORTS = {
+    "BACKENDS": ".backend",
+    "numba_available": ".backend",
+    "prepare_kernel": ".backend",
+    "resolve_backend": ".backend",
+    "PARALLEL_MIN_VALUES": ".fill_numba",
+    "fill_uniform_numba": ".fill_numba",
+    "fill_uniform_torch": ".fill_torch",
+    "range_tensors": ".fill_torch",
+    **{name: ".hashing" for name in (
+        "GAMMA", "MASK64", "MAX_HASHES_PER_STEP", "MIX1", "MIX2", "STREAM_THRESHOLD", "STREAM_TRAIN",
+        "Precision", "keys_to_torch", "mix64_torch", "run_keys", "step_bases", "step_bases_torch",
+    )},
+    "UniformStream": ".stream",
+    "fill_uniform": ".stream",
+    "stream_precision": ".stream",
+}
+
+__all__ = sorted(_LAZY_EXPORTS)
+
+if TYPE_CHECKING:
+    from .backend import BACKENDS, numba_available, prepare_kernel, resolve_backend
+    from .fill_numba import PARALLEL_MIN_VALUES, fill_uniform_numba
+    from .fill_torch import fill_uniform_torch, range_tensors
+    from .hashing import (
+        GAMMA,
+        MASK64,
+        MAX_HASHES_PER_STEP,
+        MIX1,
+        MIX2,
+        STREAM_THRESHOLD,
+        STREAM_TRAIN,
+        Precision,
+        keys_to_torch,
+        mix64_torch,
+        run_keys,
+        step_bases,
+        step_bases_torch,
+    )
+    from .stream import UniformStream, fill_uniform, stream_precision
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'nalm.tasks.rng' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_EXPORTS))

@@ -24,9 +24,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch-free at import: `nalm train` calls prepare_kernel before it imports torch
+    import torch
 
 #: The backends a caller may ask for.
 BACKENDS: tuple[str, ...] = ("auto", "numba", "torch")
