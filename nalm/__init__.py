@@ -9,8 +9,9 @@ report and the CLI's light commands run without paying for it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -104,16 +105,4 @@ if TYPE_CHECKING:
     from .units.recurrent import RecurrentCell
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"nalm.{name}")
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'nalm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS) | _SUBMODULES)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS, _SUBMODULES)

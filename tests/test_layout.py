@@ -12,9 +12,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nalm"
 
-# area -> the other nalm areas it may import (errors, results, stats, policies, resources are leaves
-# any may use)
-_LEAVES = {"errors", "results", "stats", "policies", "resources"}
+# area -> the other nalm areas it may import (errors, results, stats, policies, resources and _lazy,
+# the packages' lazy exports, are leaves any may use)
+_LEAVES = {"errors", "results", "stats", "policies", "resources", "_lazy"}
 ALLOWED = {
     "units": set(),
     "functional": {"units"},

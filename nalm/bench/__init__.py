@@ -13,8 +13,7 @@ pydantic is needed only once a suite is loaded (the ``bench`` extra).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nalm._lazy import lazy_exports
 
 _LAZY = {
     "load_suite": "nalm.bench.schema",
@@ -28,8 +27,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nalm.bench' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

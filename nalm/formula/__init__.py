@@ -8,8 +8,9 @@ as an attribute of its parent on import, so ``nalm.explain`` could not stay the 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nalm._lazy import lazy_exports
 
 _LAZY_EXPORTS = {
     "Explanation": ".api",
@@ -57,14 +58,4 @@ if TYPE_CHECKING:
     from .snap import DEFAULT_MAX_DENOMINATOR, DEFAULT_TOLERANCE
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'nalm.formula' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

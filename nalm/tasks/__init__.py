@@ -17,8 +17,9 @@ loading torch; numba is imported only when a training batch is first drawn on th
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nalm._lazy import lazy_exports
 
 _LAZY_EXPORTS = {
     "Split": "._base",
@@ -55,14 +56,4 @@ if TYPE_CHECKING:
     from .streams import GroupedTrainStream, SharedDraw, train_batches
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'nalm.tasks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

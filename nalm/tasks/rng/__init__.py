@@ -18,8 +18,9 @@ kernels in ``_kernels``, which loads numba, imported on first use), :mod:`~nalm.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nalm._lazy import lazy_exports
 
 # Exported lazily (PEP 562), as nalm.tasks: `nalm.tasks.rng.backend` (and with it prepare_kernel)
 # loads without torch, so `nalm train` can start a kernel's background compile before it imports torch.
@@ -65,14 +66,4 @@ if TYPE_CHECKING:
     from .stream import UniformStream, fill_uniform, stream_precision
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'nalm.tasks.rng' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
