@@ -212,16 +212,7 @@ def test_without_mnist_the_suite_stops_with_one_line(monkeypatch: pytest.MonkeyP
 
 
 def test_bad_sequential_mnist_blocks_are_suite_errors() -> None:
-    base = """
-name = "s"
-protocol_iterations = 10
-threshold_policy = "reference_runs"
-[recipe]
-kind = "plain"
-optimizer = "adam"
-lr = 0.001
-[profiles.quick]
-seeds = 1
+    base = _BASE + """
 [models.NAU]
 units = ["nau"]
 [models.two]
