@@ -19,7 +19,8 @@ CUDA_GROUP_RUNS = 1000
 
 #: The same on the CPU, where a step's cost grows with the runs in it and the seed-iterations per
 #: second peak near 100 runs (docs/performance.md): cells of a few seeds share a batch (madsen2020
-#: quick 1.3x, primer2022 quick 4x faster than cell by cell), a cell of 100 seeds trains alone.
+#: quick 1.3x, primer2022 quick 3.2x faster than cell by cell, idle 2-core VM), a cell of 100 seeds
+#: trains alone.
 CPU_GROUP_RUNS = 100
 
 
