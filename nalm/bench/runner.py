@@ -303,7 +303,7 @@ def run_cells(
     mode = progress_mode(progress)
     with ResultsStore(db) as store:
         todo = [(c, remaining_seeds(store, c)) for c in cells]
-        batches = _canonical_batches(todo, group_runs, plan)
+        batches = canonical_batches(todo, group_runs, plan)
         total = sum(len(seeds) * c.iterations for batch in batches for c, seeds, _ in batch)
         beside = sum(1 for batch in batches for _, _, write in batch if not write)
         lines = _ProgressLines(todo, total, beside) if mode == "lines" else None
@@ -434,7 +434,7 @@ def _batches(
     return batches
 
 
-def _canonical_batches(
+def canonical_batches(
     todo: Sequence[tuple[Cell, tuple[int, ...]]], group_runs: int | None, plan: Sequence[Cell] | None
 ) -> list[list[tuple[Cell, tuple[int, ...], tuple[int, ...]]]]:
     """The batches to train: per cell ``(cell, seeds to train, seeds to write)``.

@@ -114,7 +114,7 @@ def bench(
     the batch in flight and a rerun resumes.
     """
     from nalm.bench.plan import plan_cells, total_work
-    from nalm.bench.runner import check_db_path, run_cells
+    from nalm.bench.runner import canonical_batches, check_db_path, run_cells
     from nalm.bench.schema import load_suite
 
     backend = chosen_backend(backend, compile_step, cuda_graph, device)
@@ -124,12 +124,22 @@ def bench(
         loaded, profile, only=only, seeds=seeds, threshold_policy=threshold_policy, device=device
     )
 
+    grouped = resolve_group_runs(group_runs, device)
+    # Batches are formed over the profile's whole plan, so a selection trains what the suite does.
+    plan = cells if grouped is None or only is None else plan_cells(
+        loaded, profile, seeds=seeds, threshold_policy=threshold_policy, device=device
+    )
+
     if list_only:
         for c in cells:
             click.echo(f"{c.id}  seeds={len(c.seeds)}  iterations={c.iterations}  "
                        f"model={c.spec.describe()}  policies={','.join(c.policies)}")
-        click.echo(f"{len(cells)} cells, {total_work(cells):,} seed-iterations "
-                   f"(suite {loaded.name}, profile {profile})")
+        batches = canonical_batches([(c, c.seeds) for c in cells], grouped, plan)
+        beside = sum(1 for batch in batches for _, _, write in batch if not write)
+        click.echo(f"{len(cells)} cells, {total_work(cells):,} seed-iterations, in {len(batches)} "
+                   f"batch{'es' if len(batches) != 1 else ''}"
+                   + (f" (with {beside} more cells trained beside them)" if beside else "")
+                   + f" (suite {loaded.name}, profile {profile})")
         return
 
     if executor == "local" and (address is not None or cpus_per_task != 1.0 or gpus_per_task):
@@ -142,11 +152,6 @@ def bench(
         runner_executor = RayExecutor(
             address=address, cpus_per_task=cpus_per_task, gpus_per_task=gpus_per_task
         )
-    grouped = resolve_group_runs(group_runs, device)
-    # Batches are formed over the profile's whole plan, so a selection trains what the suite does.
-    plan = cells if grouped is None or only is None else plan_cells(
-        loaded, profile, seeds=seeds, threshold_policy=threshold_policy, device=device
-    )
     result = run_cells(
         cells, db, device=device, progress=progress, compile=backend == "compile", group_runs=grouped,
         cuda_graph=backend == "cuda_graph", executor=runner_executor, plan=plan,

@@ -284,7 +284,11 @@ def test_list_writes_nothing(tmp_path: Path, capsys) -> None:
     code, out, _ = run_main(capsys, "bench", str(suite), "--db", str(db), "--list", "--seeds", "5")
     assert code == 0 and not db.exists()
     assert out.splitlines()[0].startswith("m/NAU/add/1_2  seeds=5  iterations=400  model=nau(2→1)")
-    assert out.splitlines()[-1] == "8 cells, 16,000 seed-iterations (suite tiny, profile quick)"
+    # NAU's four cells (20 runs) share a batch, NALU's another
+    assert out.splitlines()[-1] == "8 cells, 16,000 seed-iterations, in 2 batches (suite tiny, profile quick)"
+    code, out, _ = run_main(capsys, "bench", str(suite), "--list", "--only", "model=NAU,op=add")
+    assert out.splitlines()[-1] == ("2 cells, 2,400 seed-iterations, in 1 batch (with 2 more cells trained "
+                                    "beside them) (suite tiny, profile quick)")
 
 
 def test_a_failing_run_metric_costs_a_warning_not_the_runs(tmp_path: Path, monkeypatch, capsys) -> None:
