@@ -55,7 +55,7 @@ class RangeParam(click.ParamType):
             members = parse_range(str(value), hint)
         except click.BadParameter as exc:
             self.fail(exc.message, param, ctx)
-        from nalm.tasks.static import normalize_range
+        from nalm.tasks.ranges import normalize_range  # (torch-free)
 
         try:
             return normalize_range(members, hint)
@@ -74,13 +74,22 @@ class UnitList(click.ParamType):
         names = tuple(n.strip() for n in str(value).split(","))
         if not all(names):
             self.fail(f"expected unit names separated by commas, got {value!r}", param, ctx)
-        from nalm.units import available_units
-
-        known = available_units()
-        for n in names:
-            if n not in known:
-                self.fail(f"unknown unit {n!r}; available: {', '.join(known)}", param, ctx)
+        # The names are checked against the registry by check_units, in the command: the registry
+        # imports torch (~0.8 s), which `nalm train` imports only after starting the data kernel's
+        # background compile (docs/performance.md, "First call after an install").
         return names
+
+
+def check_units(names: tuple[str, ...] | None, option: str = "--units") -> None:
+    """One-line error (exit 2) for a name in ``names`` that is not a registered unit."""
+    if names is None:
+        return
+    from nalm.units import available_units
+
+    known = available_units()
+    for n in names:
+        if n not in known:
+            raise click.BadParameter(f"unknown unit {n!r}; available: {', '.join(known)}", param_hint=f"'{option}'")
 
 
 RANGE = RangeParam()
@@ -112,6 +121,8 @@ class DeviceParam(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         text = str(value).strip()
+        if text in ("cpu", "cpu:0"):  # the default, without importing torch (see UnitList)
+            return "cpu"
         import torch
 
         try:

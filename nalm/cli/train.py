@@ -19,6 +19,7 @@ from .options import (
     RANGE,
     UNITS,
     check_device,
+    check_units,
     chosen_backend,
     errors_in_option_terms,
 )
@@ -265,6 +266,7 @@ def train(
     network of the static task (Madsen & Johansen 2020). The last unit's reference recipe is used,
     its schedules scaled to --iterations. --unit/--unit2 are accepted as aliases of --units.
     """
+    given = (("--units", units), ("--unit", unit), ("--unit2", unit2))
     if units is not None and (unit is not None or unit2 is not None):
         raise click.UsageError("give --units, or the older --unit/--unit2, not both")
     if units is None:
@@ -282,6 +284,8 @@ def train(
         # overlapping the start-up below, torch's import included (docs/performance.md, "First call
         # after an install").
         prepare_kernel(dtype, union=len(interp) > 1)
+    for option, names in given:
+        check_units(names, option)
     import torch
 
     from nalm.training.runs import check_batch_fits

@@ -303,6 +303,40 @@ def test_a_failed_background_compile_leaves_torch_drawing(tmp_path: Path, mode: 
     assert "Traceback" not in proc.stderr
 
 
+EARLY_SCRIPT = """
+import subprocess, sys
+from nalm.tasks.rng import backend
+numba_loaded_at_spawn = []
+real = subprocess.Popen
+class Spy(real):
+    def __init__(self, *args, **kwargs):
+        numba_loaded_at_spawn.append("numba" in sys.modules)
+        super().__init__(*args, **kwargs)
+subprocess.Popen = Spy
+backend.prepare_kernel("float32")
+gate = backend._gate()
+gate.wait(300)
+print(numba_loaded_at_spawn, sorted(gate.compiles), "torch" in sys.modules)
+"""
+
+
+def test_prepare_kernel_starts_a_missing_kernels_compile_before_importing_numba(tmp_path: Path) -> None:
+    # A first `nalm train` after an install: the compile starts before numba's own import (~0.4 s)
+    # and the gate takes it over; once the cache holds the kernel, no child starts at all.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "NALM_"))}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")
+
+    def run() -> list[str]:
+        proc = subprocess.run([sys.executable, "-c", EARLY_SCRIPT], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip().splitlines()[-1]
+
+    assert run() == "[False] ['f32_shared'] False"
+    assert list((tmp_path / "cache").rglob("_kernels.fill_f32_shared-*.nbi"))
+    assert run() == "[] [] False"
+
+
 def test_inline_compile_when_asked(tmp_path: Path) -> None:
     """NALM_NUMBA_COMPILE=inline: the kernel compiles in the process at its first draw (no child)."""
     code = ("import numpy as np\n"

@@ -73,13 +73,9 @@ def _numba_cache_dir(configured: str) -> str | None:
     locator available". That is the case of a package installed by root and run by a user whose
     home has no writable cache (issue 21).
     """
-    if configured:
-        return None
-    if _writable_dir(Path(__file__).resolve().parent / "__pycache__"):
-        return None
-    user = _user_cache_dir()
-    if _writable_dir(user):
-        return str(user)
+    lasting = _lasting_cache_dir(configured)
+    if lasting is not None:
+        return lasting or None
     try:
         tmp = tempfile.mkdtemp(prefix="nalm-numba-")
     except OSError:
@@ -87,6 +83,15 @@ def _numba_cache_dir(configured: str) -> str | None:
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     _THROWAWAY.add(tmp)
     return tmp
+
+
+def _lasting_cache_dir(configured: str) -> str | None:
+    """Cases 1-3 of :func:`_numba_cache_dir`: ``""`` for numba's own choice (1, 2), the per-user
+    folder (3), or None when none of them is writable."""
+    if configured or _writable_dir(Path(__file__).resolve().parent / "__pycache__"):
+        return ""
+    user = _user_cache_dir()
+    return str(user) if _writable_dir(user) else None
 
 
 #: Cache folders removed when this process exits (case 4 of :func:`_numba_cache_dir`).
@@ -224,7 +229,7 @@ class _KernelGate:
     def __init__(self, kernels: ModuleType) -> None:
         self.kernels = kernels
         self.ready_set: set[str] = set()
-        self.compiles: dict[str, _Compile] = {}
+        self.compiles: dict[str, _Compile] = dict(_early_compiles)  # started by prepare_kernel
         self.failed: dict[str, str] = {}
         self._next_poll = 0.0
 
@@ -266,36 +271,94 @@ class _KernelGate:
     def _start(self, name: str) -> bool:
         """Start a child compiling kernel ``name``; False when it cannot start (the caller then
         compiles in this process)."""
-        if os.environ.get(COMPILE_ENV, "background").strip().lower() == "inline" or not sys.executable:
+        if os.environ.get(COMPILE_ENV, "background").strip().lower() == "inline":
             return False
-        from . import _compile
-
-        env = dict(os.environ)
-        if _chosen_cache_dir is not None:
-            # The child imports the kernels directly, not through _numba_module: it is told the
-            # folder this process chose, or numba would pick its own.
-            env["NUMBA_CACHE_DIR"] = _chosen_cache_dir
-        lock_args, pass_fds, fd = _lock(_cache_folder)
-        rng_dir = os.path.dirname(self.kernels.__file__)
-        try:
-            child = subprocess.Popen(
-                [sys.executable, "-c", _compile.BOOTSTRAP, rng_dir, *lock_args, name],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=env, start_new_session=True, pass_fds=pass_fds,
-            )
-        except OSError:
+        compile_ = _spawn(name, _chosen_cache_dir, _cache_folder)
+        if compile_ is None:
             return False
-        finally:
-            if fd is not None:
-                os.close(fd)  # the child holds the lock now
-        assert child.stdout is not None
-        os.set_blocking(child.stdout.fileno(), False)
-        self.compiles[name] = _Compile(child)
+        self.compiles[name] = compile_
         if _chosen_cache_dir in _THROWAWAY:
             # That folder goes at exit: the child must be gone first, or it writes into a removed
             # folder. (atexit runs in reverse order: this before the folder's removal.)
-            atexit.register(_stop, child)
+            atexit.register(_stop, compile_.child)
         return True
+
+
+def _spawn(name: str, cache_dir: str | None, folder: Path | None) -> _Compile | None:
+    """Start the child compiling kernel ``name`` into numba's cache (``cache_dir``: the
+    ``NUMBA_CACHE_DIR`` it is given, None for its own choice; ``folder``: where the lock is); None
+    when it cannot start."""
+    if not sys.executable:
+        return None
+    from . import _compile
+
+    env = dict(os.environ)
+    if cache_dir is not None:
+        # The child imports the kernels directly, not through _numba_module: it is told the folder
+        # this process chose, or numba would pick its own.
+        env["NUMBA_CACHE_DIR"] = cache_dir
+    lock_args, pass_fds, fd = _lock(folder)
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _compile.BOOTSTRAP, os.path.dirname(__file__), *lock_args, name],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, start_new_session=True, pass_fds=pass_fds,
+        )
+    except OSError:
+        return None
+    finally:
+        if fd is not None:
+            os.close(fd)  # the child holds the lock now
+    assert child.stdout is not None
+    os.set_blocking(child.stdout.fileno(), False)
+    return _Compile(child)
+
+
+#: Background compiles :func:`prepare_kernel` started before numba was imported here; the gate
+#: takes them over when it is created.
+_early_compiles: dict[str, _Compile] = {}
+
+
+def _start_before_numba(name: str) -> None:
+    """Start kernel ``name``'s background compile without importing numba, when its cache surely
+    lacks it: no index file of the kernel in the folder numba will use, or one older than the
+    kernels' source. (numba's own import and cache test take ~0.4 s, which a first run would
+    otherwise spend before its compile starts.) Does nothing when the folder is not known before
+    numba is imported (a numba config file, or no lasting folder) or the index file is there: the
+    gate then decides, as always. A wrong guess costs a child that finds the kernel in the cache and
+    reports it at once."""
+    import importlib.util
+
+    if name in _early_compiles or os.path.exists(".numba_config.yaml"):
+        return
+    if importlib.util.find_spec("numba") is None:
+        return
+    configured = os.environ.get("NUMBA_CACHE_DIR", "")
+    lasting = _lasting_cache_dir(configured)
+    if lasting is None:
+        return
+    source = Path(__file__).resolve().parent / "_kernels.py"
+    folder = Path(lasting or configured or source.parent / "__pycache__")
+    pattern = f"_kernels.{KERNEL_FUNCTIONS[name]}-*.nbi"
+    try:
+        stamp = source.stat().st_mtime
+        indexes = [*folder.glob(pattern), *folder.glob(f"*/{pattern}")]
+        if any(index.stat().st_mtime >= stamp for index in indexes):
+            return
+    except OSError:
+        return
+    compile_ = _spawn(name, lasting or None, folder)
+    if compile_ is not None:
+        _early_compiles[name] = compile_
+
+
+#: The function of ``_kernels`` behind each kernel name (``_kernels.KERNELS``, without importing it).
+KERNEL_FUNCTIONS = {
+    "f32_union": "fill_f32_union",
+    "f32_shared": "fill_f32_shared",
+    "f32_per_run": "fill_f32_per_run",
+    "f64": "fill_f64",
+}
 
 
 def _lock(folder: Path | None) -> tuple[list[str], tuple[int, ...], int | None]:
@@ -349,13 +412,16 @@ def prepare_kernel(precision: str, *, union: bool = False, per_run: bool = False
     stream's range is a union of two; ``per_run``: one range per run (grouped cells). Nothing
     without numba or with ``NALM_NUMBA_COMPILE=inline``; the draws work the same without this call.
     """
-    gate = _gate()
-    if gate is None or os.environ.get(COMPILE_ENV, "").strip().lower() == "inline":
+    if os.environ.get("NALM_DISABLE_NUMBA") or os.environ.get(COMPILE_ENV, "").strip().lower() == "inline":
         return
     from . import _compile
 
     name = "f64" if precision == "float64" else "f32_union" if union else "f32_per_run" if per_run else "f32_shared"
-    gate.ready(name, _compile.example_args(name))
+    if _gate.cache_info().currsize == 0:  # numba not loaded here yet
+        _start_before_numba(name)
+    gate = _gate()
+    if gate is not None:
+        gate.ready(name, _compile.example_args(name))
 
 
 def numba_available() -> bool:
