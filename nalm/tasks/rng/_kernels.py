@@ -16,6 +16,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ._constants import KERNEL_FUNCTIONS
 from ._constants import ZERO_SALT as _ZERO_SALT_INT
 
 _G = np.uint64(0x9E3779B97F4A7C15)
@@ -282,12 +283,7 @@ def fill_f64(keys, smix, rows, n, lo, width, sub_start, sub_end, out_x, out_sums
 
 
 #: The kernels by name: ``"f32_union"``, ``"f32_shared"``, ``"f32_per_run"``, ``"f64"``.
-KERNELS = {
-    "f32_union": fill_f32_union,
-    "f32_shared": fill_f32_shared,
-    "f32_per_run": fill_f32_per_run,
-    "f64": fill_f64,
-}
+KERNELS = {name: globals()[function] for name, function in KERNEL_FUNCTIONS.items()}
 
 
 def kernel_name(precision: str, lo: np.ndarray) -> str:

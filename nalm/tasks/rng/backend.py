@@ -329,6 +329,8 @@ def _start_before_numba(name: str) -> None:
     reports it at once."""
     import importlib.util
 
+    from ._constants import KERNEL_FUNCTIONS
+
     if name in _early_compiles or os.path.exists(".numba_config.yaml"):
         return
     if importlib.util.find_spec("numba") is None:
@@ -351,14 +353,6 @@ def _start_before_numba(name: str) -> None:
     if compile_ is not None:
         _early_compiles[name] = compile_
 
-
-#: The function of ``_kernels`` behind each kernel name (``_kernels.KERNELS``, without importing it).
-KERNEL_FUNCTIONS = {
-    "f32_union": "fill_f32_union",
-    "f32_shared": "fill_f32_shared",
-    "f32_per_run": "fill_f32_per_run",
-    "f64": "fill_f64",
-}
 
 
 def _lock(folder: Path | None) -> tuple[list[str], tuple[int, ...], int | None]:
