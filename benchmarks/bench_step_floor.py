@@ -42,7 +42,7 @@ from bench_trainer import nalm_rate, stable_nalu_rate  # noqa: E402
 BATCH, INPUTS, HIDDEN = 128, 100, 2
 
 
-def _median_ms(fn, samples: list[float]) -> None:
+def _timed(fn, samples: list[float]) -> None:
     start = time.perf_counter()
     fn()
     samples.append((time.perf_counter() - start) * 1e3)
@@ -99,7 +99,7 @@ def main() -> None:
             fn()
     for _ in range(args.repeat):  # interleaved
         for name, fn in parts.items():
-            _median_ms(fn, samples[name])
+            _timed(fn, samples[name])
     ms = {name: statistics.median(values) for name, values in samples.items()}
 
     nalm_rate(S, 50)  # warm-up outside the timing
