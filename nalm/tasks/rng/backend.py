@@ -94,6 +94,12 @@ def _lasting_cache_dir(configured: str) -> str | None:
     return str(user) if _writable_dir(user) else None
 
 
+def _top_cache_folder(chosen: str | None, configured: str) -> Path:
+    """The folder under which numba caches the kernels, where the compile lock lives: the folder
+    chosen here, else the configured one, else the package's ``__pycache__``."""
+    return Path(chosen or configured or Path(__file__).resolve().parent / "__pycache__")
+
+
 #: Cache folders removed when this process exits (case 4 of :func:`_numba_cache_dir`).
 _THROWAWAY: set[str] = set()
 #: Once :func:`_numba_module` has imported the kernels: the folder :func:`_numba_cache_dir` chose
@@ -127,7 +133,7 @@ def _numba_module() -> ModuleType | None:
         from . import _kernels
 
         _chosen_cache_dir = cache_dir
-        _cache_folder = Path(cache_dir or configured or Path(_kernels.__file__).parent / "__pycache__")
+        _cache_folder = _top_cache_folder(cache_dir, configured)
     except ImportError:  # pragma: no cover - numba is an optional extra
         return None
     except RuntimeError as exc:
@@ -340,7 +346,7 @@ def _start_before_numba(name: str) -> None:
     if lasting is None:
         return
     source = Path(__file__).resolve().parent / "_kernels.py"
-    folder = Path(lasting or configured or source.parent / "__pycache__")
+    folder = _top_cache_folder(lasting or None, configured)
     pattern = f"_kernels.{KERNEL_FUNCTIONS[name]}-*.nbi"
     try:
         stamp = source.stat().st_mtime
